@@ -1,0 +1,1 @@
+"""Configuration files an operator edits: the site file and the register map."""
