@@ -1,0 +1,1 @@
+"""Field-bus side of the controller: Modbus links, decoding and command writing."""
