@@ -1,0 +1,205 @@
+"""The simulated plant's nameplate: what the site physically is.
+
+Every figure of the reference site (DESIGN section 2) lives in ``config/plant.toml``;
+a one-rack pilot or a 200-rack hall is another file, not other code. Ratings are
+given the way a datasheet gives them (approach temperatures, capacity at a design
+ambient) and converted to UA values once, when the plant is built.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from controller.config.tomlfile import load_model
+
+Pos = Annotated[float, Field(gt=0)]
+NonNeg = Annotated[float, Field(ge=0)]
+Frac = Annotated[float, Field(ge=0, le=1)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ItConfig(_Section):
+    rack_power_kw: Pos = 130.0
+    liquid_fraction: Annotated[float, Field(gt=0, le=1)] = 0.85
+
+
+class CduConfig(_Section):
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    racks: Annotated[int, Field(ge=1)]
+
+
+class CduDesign(_Section):
+    approach_k: Pos = 3.0
+    tcs_delta_t_k: Pos = 12.0
+    tcs_volume_m3: Pos = 1.5
+
+
+class FwsConfig(_Section):
+    supply_volume_m3: Pos = 4.0
+    return_volume_m3: Pos = 4.0
+    design_supply_temp: float = 35.0
+
+
+class PumpGroupConfig(_Section):
+    nominal_flow_m3h: Pos
+    power_kw: Pos
+    spin_s: Pos = 3.0
+    second_pump_gain: Annotated[float, Field(ge=1.0, le=2.0)] = 1.15
+
+
+class PumpsConfig(_Section):
+    fws: PumpGroupConfig = PumpGroupConfig(nominal_flow_m3h=100.0, power_kw=15.0)
+    dh: PumpGroupConfig = PumpGroupConfig(nominal_flow_m3h=45.0, power_kw=7.5)
+
+
+class HeatPumpConfig(_Section):
+    capacity_kw: Pos = 1200.0
+    min_load_pct: Annotated[float, Field(ge=0, lt=100)] = 20.0
+    ramp_pct_per_min: Pos = 10.0
+    start_s: Pos = 60.0
+    stop_s: Pos = 30.0
+    min_run_s: NonNeg = 600.0
+    min_off_s: NonNeg = 300.0
+    eta_carnot: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    cop_max: Pos = 8.0
+    evap_design_approach_k: Pos = 3.0
+    evap_design_delta_t_k: Pos = 8.0
+    cond_design_approach_k: Pos = 3.0
+    cond_design_delta_t_k: Pos = 30.0
+    cond_flow_min_m3h: Pos = 4.0
+    cond_flow_max_m3h: Pos = 60.0
+    evap_unload_sat: float = 8.0
+    evap_trip_sat: float = 3.0
+    cond_unload_sat: float = 95.0
+    cond_trip_sat: float = 100.0
+    trip_delay_s: NonNeg = 5.0
+    outlet_overshoot_k: Pos = 4.0
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if not self.evap_trip_sat < self.evap_unload_sat:
+            raise ValueError("evap_trip_sat must be below evap_unload_sat")
+        if not self.cond_unload_sat < self.cond_trip_sat:
+            raise ValueError("cond_unload_sat must be below cond_trip_sat")
+        if not self.cond_flow_min_m3h < self.cond_flow_max_m3h:
+            raise ValueError("cond_flow_min_m3h must be below cond_flow_max_m3h")
+        return self
+
+
+class TankConfig(_Section):
+    volume_m3: Pos = 100.0
+    layers: Annotated[int, Field(ge=8, le=100)] = 12
+    sensors: Annotated[int, Field(ge=2, le=10)] = 10
+    loss_w_per_k: NonNeg = 120.0
+    mixing_w_per_k: NonNeg = 100.0
+    room_temp: float = 15.0
+    cold_temp: float = 40.0
+    hot_temp: float = 70.0
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if not self.cold_temp < self.hot_temp:
+            raise ValueError("cold_temp must be below hot_temp")
+        return self
+
+
+class DryCoolerConfig(_Section):
+    units: Annotated[int, Field(ge=1)] = 2
+    capacity_kw: Pos = 600.0
+    design_ambient: float = 35.0
+    design_water_in: float = 50.0
+    design_water_out: float = 40.0
+    design_air_rise_k: Pos = 8.0
+    natural_fraction: Frac = 0.08
+    fan_power_kw: Pos = 24.0
+    fan_ramp_s: Pos = 10.0
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if not self.design_ambient < self.design_water_out < self.design_water_in:
+            raise ValueError("need design_ambient < design_water_out < design_water_in")
+        return self
+
+
+class ValveConfig(_Section):
+    stroke_s: Pos = 15.0
+
+
+class DhConfig(_Section):
+    supply_volume_m3: Pos = 2.0
+
+
+class PlcConfig(_Section):
+    watchdog_s: Pos = 10.0
+    resume_s: Pos = 5.0
+    local_fws_setpoint: float = 30.0
+    local_band_k: Pos = 5.0
+
+
+class SensorConfig(_Section):
+    temp_noise_k: NonNeg = 0.03
+    temp_lag_s: NonNeg = 8.0
+    flow_noise_pct: NonNeg = 0.4
+    flow_lag_s: NonNeg = 2.0
+    power_noise_pct: NonNeg = 0.4
+
+
+class HeatMeterConfig(_Section):
+    flow_bias_pct: Annotated[float, Field(ge=-5, le=5)] = 0.3
+    temp_pair_bias_k: Annotated[float, Field(ge=-1, le=1)] = 0.02
+    flow_in_return: bool = True
+
+
+class ModbusConfig(_Section):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 5020
+    device_ports: dict[str, Annotated[int, Field(ge=1, le=65535)]] = {}
+    register_map: str = "registers.toml"
+
+
+class PlantConfig(_Section):
+    """The whole site as the simulator builds it."""
+
+    name: str = "Reference site"
+    it: ItConfig = ItConfig()
+    cdus: list[CduConfig] = [CduConfig(name="cdu01", racks=4), CduConfig(name="cdu02", racks=4)]
+    cdu: CduDesign = CduDesign()
+    fws: FwsConfig = FwsConfig()
+    pumps: PumpsConfig = PumpsConfig()
+    heatpump: HeatPumpConfig = HeatPumpConfig()
+    tank: TankConfig = TankConfig()
+    drycoolers: DryCoolerConfig = DryCoolerConfig()
+    valve: ValveConfig = ValveConfig()
+    dh: DhConfig = DhConfig()
+    plc: PlcConfig = PlcConfig()
+    sensors: SensorConfig = SensorConfig()
+    heatmeter: HeatMeterConfig = HeatMeterConfig()
+    modbus: ModbusConfig = ModbusConfig()
+
+    @model_validator(mode="after")
+    def _cdus(self) -> Self:
+        names = [c.name for c in self.cdus]
+        if len(set(names)) != len(names):
+            raise ValueError("CDU names must be unique")
+        if not self.cdus:
+            raise ValueError("the plant needs at least one CDU")
+        return self
+
+    @property
+    def racks(self) -> int:
+        return sum(c.racks for c in self.cdus)
+
+    @property
+    def it_liquid_kw(self) -> float:
+        """Heat the racks hand to liquid at full utilisation."""
+        return self.racks * self.it.rack_power_kw * self.it.liquid_fraction
+
+
+def load_plant_config(path: Path | str) -> PlantConfig:
+    return load_model(PlantConfig, path)
