@@ -1,0 +1,608 @@
+"""ControlCore: one pure step from a process image to the commands of this cycle.
+
+``step(image, settings, now, dt)`` is the whole control strategy (DESIGN section 4)
+in priority order: conditioning (voted, validated signals), safety interlocks,
+supervisory mode, the regulating loops, pump lead/lag, then the commands - safety
+and data-loss overrides applied last so nothing downstream can undo them. It reads
+no clock and does no I/O: the daemon, the simulator and the tests all call the same
+code with their own time, and the same inputs always give the same outputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from controller.config.settings import SiteSettings
+from controller.core.alarms import AlarmDef, AlarmEngine, AlarmEvent
+from controller.core.conditioning import Conditioner, PlantView
+from controller.core.fwsloop import FwsLoop
+from controller.core.heatpumpctl import HeatPumpControl, HpCommand
+from controller.core.hxmonitor import HxMonitor
+from controller.core.image import ProcessImage
+from controller.core.injection import InjectionControl
+from controller.core.interlocks import Interlock, Interlocks
+from controller.core.modes import Mode, ModeSelector
+from controller.core.pumps import PumpGroup, PumpGroupConfig, PumpGroupOutput
+from controller.core.setpointsource import Targets, select_targets
+
+FORCE_FULL_COOLING = frozenset(
+    {
+        Interlock.FWS_HIGH_HIGH,
+        Interlock.FWS_PUMPS_LOST,
+        Interlock.SAFETY_SIGNAL_BAD,
+        Interlock.PLC_LOCAL_SAFE,
+        Interlock.HP_TRIP,
+    }
+)
+SIGNAL_BAD_S = 3.0
+PUMPS_LOST_S = 5.0
+NETWORK_UNKNOWN_S = 30.0
+
+
+@dataclass(slots=True)
+class CoreEvent:
+    """Something an operator should find in the log: what happened and why."""
+
+    time: float
+    kind: str  # mode | interlock | pump | heatpump | setpoint | alarm
+    message: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class CoreStatus:
+    """Derived values for SCADA, metrics and the status view."""
+
+    mode: Mode = Mode.STARTUP
+    healthy: bool = False
+    dh_setpoint: float = 70.0
+    demand_kw: float = 0.0
+    deliver_kw: float = 0.0
+    injection_enabled: bool = False
+    injecting: bool = False
+    setpoint_source: str = "fixed"
+    demand_source: str = "fixed"
+    soc: float | None = None
+    stored_kwh: float | None = None
+    tank_temps: list[float] = field(default_factory=list)
+    fws_supply: float | None = None
+    dh_supply: float | None = None
+    it_heat_kw: float | None = None
+    hp_wanted: bool = False
+    hp_limited_by_source: bool = False
+    interlocks: tuple[str, ...] = ()
+    degraded_reasons: tuple[str, ...] = ()
+    hx_ua: float | None = None
+    hx_ua_ratio: float | None = None
+    hx_approach_k: float | None = None
+    loops: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class CoreOutput:
+    commands: dict[str, float]
+    status: CoreStatus
+    events: list[CoreEvent]
+    alarm_events: list[AlarmEvent]
+
+
+def _pump_cfg(name: str, g: Any, min_running: int) -> PumpGroupConfig:
+    return PumpGroupConfig(
+        name=name,
+        pumps=list(g.pumps),
+        min_running=min_running,
+        proof_s=g.proof_s,
+        rotation_s=g.rotation_h * 3600.0,
+        overlap_s=g.overlap_s,
+    )
+
+
+class ControlCore:
+    """The control strategy. Construct once; call ``step`` every scan cycle."""
+
+    def __init__(
+        self,
+        settings: SiteSettings,
+        reverts: Mapping[str, float],
+        alarms: Iterable[AlarmDef] = (),
+        now: float = 0.0,
+    ) -> None:
+        self.settings = settings
+        self.reverts = dict(reverts)
+        r = settings.roles
+        self.k = r
+        self.cond = Conditioner(settings)
+        self.interlocks = Interlocks(settings.interlocks.dwell_s)
+        self.modes = ModeSelector(now)
+        self.fws = FwsLoop(settings)
+        self.hp = HeatPumpControl(settings, now)
+        self.inj = InjectionControl(settings)
+        self.fws_pumps = PumpGroup(_pump_cfg("fws", settings.pumps.fws, 1))
+        self.dh_pumps = PumpGroup(_pump_cfg("dh", settings.pumps.dh, 0))
+        hx = settings.hx_monitor
+        self.hx = HxMonitor(hx.clean_ua_kw_per_k, hx.learn_h, hx.filter_h, hx.min_load_pct)
+        self.started = now
+        self.heartbeat = 0
+        self._signal_bad_since: float | None = None
+        self._pumps_down_since: float | None = None
+        self._network_unknown_since: float | None = None
+        self._network_last = True
+        self._lost_since: dict[str, float] = {}
+        self._last_targets: Targets | None = None
+        self.status = CoreStatus()
+        self.signals: dict[str, float | bool | None] = {}
+        self._devices = sorted(
+            {d.split(".", 1)[0] for d in self.reverts}
+            | set(settings.plant.cdus)
+            | {r.heatmeter, r.utility}
+        )
+        self.alarm_engine = AlarmEngine(list(alarms), known_signals=self.signal_names())
+        self._il_keys = [(i, f"interlock.{i}") for i in Interlock]
+        self._comms_keys = [(d, f"comms.{d}") for d in self._devices]
+        self._group_keys = [
+            (
+                grp,
+                f"sensor.{grp.name}.disagreement",
+                [(i, k, f"sensor.{k}", k.split(".", 1)[0]) for i, k in enumerate(grp.keys)],
+            )
+            for grp in self.cond.groups
+        ]
+
+    # ----------------------------------------------------------------- signals
+    def signal_names(self) -> set[str]:
+        """Every name an alarm definition may use as its source."""
+        names = {
+            "fws_supply",
+            "fws_return",
+            "dh_supply",
+            "dh_supply_error",
+            "it_heat_kw",
+            "tank_soc",
+            "tank_sensor_faults",
+            "hx_ua_ratio",
+            "hp_tripped",
+            "hp_reset_exhausted",
+            "mode_safe",
+            "network_unavailable",
+            "ctl_scan_overrun",
+            "meter_mismatch",
+        }
+        names |= {f"interlock.{il}" for il in Interlock}
+        names |= {f"comms.{d}" for d in self._devices}
+        for g in ("fws", "dh"):
+            names |= {f"pumps.{g}.failed", f"pumps.{g}.standby_unavailable"}
+        for grp in self.cond.groups:
+            names.add(f"sensor.{grp.name}.disagreement")
+            names |= {f"sensor.{k}" for k in grp.keys}
+        return names
+
+    # ----------------------------------------------------------------- operations
+    def acknowledge(self, alarm_id: str, user: str, now: float) -> AlarmEvent | None:
+        return self.alarm_engine.acknowledge(alarm_id, user, now)
+
+    def _apply_settings(self, new: SiteSettings, view: PlantView) -> list[CoreEvent]:
+        old = self.settings
+        self.settings = new
+        events = []
+        for section in ("setpoints", "limits", "tuning"):
+            a, b = getattr(old, section).model_dump(), getattr(new, section).model_dump()
+            for key in sorted(a):
+                if a[key] != b[key]:
+                    events.append(
+                        CoreEvent(
+                            0.0,
+                            "setpoint",
+                            f"{section}.{key} changed",
+                            {"old": a[key], "new": b[key], "source": "site file"},
+                        )
+                    )
+        t = new.tuning
+        self.fws.loop.setpoint = new.setpoints.fws_supply_temp
+        self.fws.loop.retune(t.fws.kp, t.fws.ki, t.fws.kd, view.fws_supply)
+        self.fws.split = t.fws_split_pct
+        self.hp.apply_settings(new, view)
+        self.inj.apply_settings(new, view)
+        self.interlocks.dwell_s = new.interlocks.dwell_s
+        return events
+
+    # ----------------------------------------------------------------- step
+    def step(
+        self, image: ProcessImage, settings: SiteSettings, now: float, dt: float
+    ) -> CoreOutput:
+        events: list[CoreEvent] = []
+        view0 = self.cond.view
+        if settings is not self.settings:
+            for e in self._apply_settings(settings, view0):
+                e.time = now
+                events.append(e)
+        s = self.settings
+        lim = s.limits
+        # 1. Signals. The tank's SOC is judged against the setpoint in force last step.
+        prev_sp = (
+            self._last_targets.dh_setpoint if self._last_targets else s.setpoints.dh_supply_temp
+        )
+        view = self.cond.update(image, now, prev_sp)
+        targets = select_targets(image.values, view, s)
+        if self._last_targets and (
+            targets.setpoint_source != self._last_targets.setpoint_source
+            or targets.demand_source != self._last_targets.demand_source
+        ):
+            events.append(
+                CoreEvent(
+                    now,
+                    "setpoint",
+                    f"setpoint source {targets.setpoint_source}, "
+                    f"demand source {targets.demand_source}",
+                    {"setpoint": targets.dh_setpoint, "demand": targets.demand_kw},
+                )
+            )
+        self._last_targets = targets
+        tank = self.cond.tank
+        soc = tank.soc
+        # 2. Interlocks.
+        causes = self._interlock_causes(view, now)
+        il = self.interlocks
+        il.update(causes, now)
+        for trip in il.tripped_now:
+            events.append(
+                CoreEvent(now, "interlock", f"interlock {trip} tripped", {"interlock": str(trip)})
+            )
+            if trip in FORCE_FULL_COOLING:
+                self.fws.force_full(view.fws_supply)
+        network_safe = s.interlocks.network_loss == "safe" and il.active(Interlock.NETWORK_LOST)
+        safe = il.safe or network_safe
+        # 3. Mode.
+        starting = (now - self.started < s.scan.startup_s) or view.fws_supply is None
+        starting = starting and self.modes.mode is Mode.STARTUP
+        degraded = self._degraded_reasons(view)
+        mode_before = self.modes.mode
+        changed = self.modes.update(
+            now,
+            safe=safe,
+            manual=s.manual.enabled,
+            starting=starting,
+            degraded=bool(degraded),
+            hp_in_service=self.hp.cmd.enable or view.hp_running,
+        )
+        mode = self.modes.mode
+        if changed is not None:
+            cause = ", ".join(sorted(il.latched)) or ", ".join(degraded) or "sequencing"
+            events.append(
+                CoreEvent(
+                    now,
+                    "mode",
+                    f"mode {mode_before} -> {mode}",
+                    {"from": str(mode_before), "to": str(mode), "cause": cause},
+                )
+            )
+        # 4. Loops.
+        can_inject = (
+            targets.injection_enabled
+            and not il.active(Interlock.NETWORK_LOST)
+            and mode not in (Mode.SAFE, Mode.STARTUP, Mode.MANUAL)
+        )
+        deliver = (
+            self.inj.deliverable(targets.demand_kw, soc, view.hp_heat_kw) if can_inject else 0.0
+        )
+        if mode in (Mode.STARTUP, Mode.MANUAL):
+            self.fws.track_actuators(view.valve_pos, view.fan_speed, view.fws_supply)
+            self.fws.valve = view.valve_pos if view.valve_pos is not None else self.fws.valve
+            self.fws.fan = view.fan_speed if view.fan_speed is not None else self.fws.fan
+            self.hp.hand_over(view, now)
+        else:
+            self.fws.step(view.fws_supply, dt, valve_pinned_open=safe)
+        hp_available = (
+            view.hp_known
+            and not view.hp_tripped
+            and not il.active(Interlock.HP_TRIP)
+            and mode not in (Mode.STARTUP, Mode.MANUAL)
+            and (s.heatpump.source_min_kw <= 0 or view.fws_supply is not None)
+        )
+        hp_cmd = self.hp.step(
+            now,
+            dt,
+            view,
+            soc,
+            targets.dh_setpoint,
+            deliver,
+            can_inject,
+            self.inj.injecting,
+            hp_available,
+            force_off=safe,
+        )
+        speed = self.inj.step(
+            now,
+            dt,
+            view,
+            can_inject and (view.hp_running or (soc is not None and soc > lim.tank_soc_min)),
+            targets.dh_setpoint,
+            deliver,
+            view.hp_running,
+        )
+        # 5. Pumps.
+        fws_out = self.fws_pumps.step(
+            True, s.pumps.fws.speed_pct, view.pumps_available, view.pumps_running, now
+        )
+        dh_out = self.dh_pumps.step(
+            self.inj.injecting, speed, view.pumps_available, view.pumps_running, now
+        )
+        for out in (fws_out, dh_out):
+            for ev in out.events:
+                events.append(
+                    CoreEvent(
+                        now,
+                        "pump",
+                        f"{ev.group} {ev.kind}: {ev.pump}",
+                        {"previous": ev.previous, "reason": ev.reason},
+                    )
+                )
+        # 6. Monitoring.
+        self.hx.update(
+            dt,
+            view.hp_running,
+            view.hp_load,
+            view.hp_heat_kw,
+            view.hp_power_kw,
+            view.hp_evap_in,
+            view.hp_evap_out,
+            view.hp_evap_sat,
+        )
+        # 7. Commands, then the overrides that nothing may undo.
+        self.heartbeat = (self.heartbeat + 1) & 0xFFFF
+        commands = self._commands(mode, view, hp_cmd, fws_out, dh_out, safe)
+        self._revert_lost_devices(commands, image.comms_lost, now, events)
+        # 8. Alarms and status.
+        alarm_events = self.alarm_engine.update(
+            self._alarm_signals(view, targets, mode, fws_out, dh_out, image), now
+        )
+        self._update_status(mode, view, targets, deliver, degraded)
+        return CoreOutput(commands, self.status, events, alarm_events)
+
+    # ----------------------------------------------------------------- parts
+    def _interlock_causes(self, view: PlantView, now: float) -> dict[Interlock, bool]:
+        s = self.settings
+        fws = view.fws_supply
+        if fws is None:
+            if self._signal_bad_since is None:
+                self._signal_bad_since = now
+        else:
+            self._signal_bad_since = None
+        signal_bad = (
+            self._signal_bad_since is not None and now - self._signal_bad_since >= SIGNAL_BAD_S
+        )
+        fws_pumps = s.pumps.fws.pumps
+        any_running = any(view.pumps_running.get(p, False) for p in fws_pumps)
+        if view.plc_known and not any_running:
+            if self._pumps_down_since is None:
+                self._pumps_down_since = now
+        else:
+            self._pumps_down_since = None
+        pumps_lost = (
+            self._pumps_down_since is not None and now - self._pumps_down_since >= PUMPS_LOST_S
+        )
+        net = view.network_available
+        if net is None:
+            if self._network_unknown_since is None:
+                self._network_unknown_since = now
+            if now - self._network_unknown_since >= NETWORK_UNKNOWN_S:
+                self._network_last = False
+        else:
+            self._network_unknown_since = None
+            self._network_last = net
+        return {
+            Interlock.FWS_HIGH_HIGH: fws is not None and fws > s.limits.fws_supply_high_high,
+            Interlock.FWS_PUMPS_LOST: pumps_lost,
+            Interlock.SAFETY_SIGNAL_BAD: signal_bad,
+            Interlock.PLC_LOCAL_SAFE: view.plc_local_safe,
+            Interlock.HP_TRIP: view.hp_tripped,
+            Interlock.NETWORK_LOST: not self._network_last,
+        }
+
+    def _degraded_reasons(self, view: PlantView) -> list[str]:
+        reasons = [f"sensor group {g.name}" for g in self.cond.groups if g.degraded]
+        if self.cond.tank.bad_sensors:
+            reasons.append(f"{self.cond.tank.bad_sensors} tank sensor(s)")
+        reasons += [f"no data from {d}" for d in sorted(view.comms_lost)]
+        reasons += [f"{c} heat estimated" for c in view.cdu_estimated if c not in view.comms_lost]
+        for name, group in (("fws", self.fws_pumps), ("dh", self.dh_pumps)):
+            if any(not group.healthy(p) for p in getattr(self.settings.pumps, name).pumps):
+                reasons.append(f"{name} pump unavailable")
+        return reasons
+
+    def _commands(
+        self,
+        mode: Mode,
+        view: PlantView,
+        hp: HpCommand,
+        fws_out: PumpGroupOutput,
+        dh_out: PumpGroupOutput,
+        safe: bool,
+    ) -> dict[str, float]:
+        s = self.settings
+        r = s.roles
+        plc, hpd, dc = r.plc, r.heatpump, r.drycooler
+        c: dict[str, float] = {f"{plc}.heartbeat": float(self.heartbeat)}
+        if mode is Mode.MANUAL and not safe:
+            m = s.manual
+            c[f"{plc}.bypass_valve_cmd"] = m.bypass_valve_pct
+            c[f"{dc}.fan_speed_cmd"] = m.fan_speed_pct
+            c[f"{hpd}.enable"] = 1.0 if m.hp_enable else 0.0
+            c[f"{hpd}.load_setpoint"] = m.hp_load_pct
+            c[f"{hpd}.supply_setpoint"] = m.hp_supply_setpoint
+            c[f"{hpd}.trip_reset"] = 0.0
+            for p in s.pumps.fws.pumps:
+                c[f"{plc}.{p}_run"] = 1.0 if fws_out.run.get(p) else 0.0
+                c[f"{plc}.{p}_speed_cmd"] = fws_out.speed.get(p, 0.0)
+            for i, p in enumerate(s.pumps.dh.pumps):
+                on = m.dh_pump_speed_pct > 0 and p == dh_out.duty
+                c[f"{plc}.{p}_run"] = 1.0 if on else 0.0
+                c[f"{plc}.{p}_speed_cmd"] = m.dh_pump_speed_pct if on else 0.0
+                del i
+            return c
+        if mode is Mode.STARTUP and not safe:
+            # Hand-over: keep the plant as found until the controller has seen it whole.
+            c[f"{plc}.bypass_valve_cmd"] = _clip(view.valve_pos, 100.0)
+            c[f"{dc}.fan_speed_cmd"] = _clip(view.fan_speed, 100.0)
+            c[f"{hpd}.enable"] = 1.0 if view.hp_running else 0.0
+            c[f"{hpd}.load_setpoint"] = _clip(view.hp_load, 0.0)
+            c[f"{hpd}.supply_setpoint"] = (
+                view.hp_setpoint
+                if view.hp_setpoint is not None
+                else self.reverts.get(f"{hpd}.supply_setpoint", 65.0)
+            )
+            c[f"{hpd}.trip_reset"] = 0.0
+            for p in list(s.pumps.fws.pumps) + list(s.pumps.dh.pumps):
+                running = view.pumps_running.get(p, False)
+                c[f"{plc}.{p}_run"] = 1.0 if running else 0.0
+                c[f"{plc}.{p}_speed_cmd"] = _clip(view.pump_speed.get(p), 0.0) if running else 0.0
+            if not any(view.pumps_running.get(p, False) for p in s.pumps.fws.pumps):
+                duty = s.pumps.fws.pumps[0]
+                c[f"{plc}.{duty}_run"] = 1.0
+                c[f"{plc}.{duty}_speed_cmd"] = s.pumps.fws.speed_pct
+            return c
+        c[f"{plc}.bypass_valve_cmd"] = _pct(self.fws.valve)
+        c[f"{dc}.fan_speed_cmd"] = _pct(self.fws.fan)
+        c[f"{hpd}.enable"] = 1.0 if hp.enable else 0.0
+        c[f"{hpd}.load_setpoint"] = _pct(hp.load_pct)
+        c[f"{hpd}.supply_setpoint"] = hp.setpoint
+        c[f"{hpd}.trip_reset"] = 1.0 if hp.trip_reset else 0.0
+        for p in s.pumps.fws.pumps:
+            c[f"{plc}.{p}_run"] = 1.0 if fws_out.run.get(p) else 0.0
+            c[f"{plc}.{p}_speed_cmd"] = _pct(fws_out.speed.get(p, 0.0))
+        for p in s.pumps.dh.pumps:
+            c[f"{plc}.{p}_run"] = 1.0 if dh_out.run.get(p) else 0.0
+            c[f"{plc}.{p}_speed_cmd"] = _pct(dh_out.speed.get(p, 0.0))
+        if safe:
+            # SAFE: every output at its revert value, except the fans, which the loop
+            # brings down from full only as far as the facility water allows.
+            for key, value in self.reverts.items():
+                if key not in (f"{dc}.fan_speed_cmd", f"{plc}.heartbeat"):
+                    c[key] = value
+            c[f"{hpd}.trip_reset"] = 1.0 if hp.trip_reset else 0.0
+        return c
+
+    def _revert_lost_devices(
+        self, commands: dict[str, float], lost: frozenset[str], now: float, events: list[CoreEvent]
+    ) -> None:
+        grace = self.settings.interlocks.device_loss_grace_s
+        for dev in list(self._lost_since):
+            if dev not in lost:
+                del self._lost_since[dev]
+                events.append(CoreEvent(now, "comms", f"data from {dev} restored", {"device": dev}))
+        for dev in lost:
+            since = self._lost_since.get(dev)
+            if since is None:
+                self._lost_since[dev] = now
+                events.append(CoreEvent(now, "comms", f"data from {dev} lost", {"device": dev}))
+                continue
+            if now - since < grace:
+                continue
+            prefix = dev + "."
+            for key in commands:
+                if (
+                    key.startswith(prefix)
+                    and key in self.reverts
+                    and not key.endswith(".heartbeat")
+                ):
+                    commands[key] = self.reverts[key]
+
+    def _alarm_signals(
+        self,
+        view: PlantView,
+        targets: Targets,
+        mode: Mode,
+        fws_out: PumpGroupOutput,
+        dh_out: PumpGroupOutput,
+        image: ProcessImage,
+    ) -> dict[str, float | bool | None]:
+        sig = self.signals
+        il = self.interlocks
+        sig["fws_supply"] = view.fws_supply
+        sig["fws_return"] = view.fws_return
+        sig["dh_supply"] = view.dh_supply
+        err = None
+        if self.inj.injecting and view.dh_supply is not None:
+            err = abs(view.dh_supply - targets.dh_setpoint)
+        sig["dh_supply_error"] = (
+            err if err is not None else (0.0 if not self.inj.injecting else None)
+        )
+        sig["it_heat_kw"] = view.it_heat_kw
+        sig["tank_soc"] = self.cond.tank.soc
+        sig["tank_sensor_faults"] = float(self.cond.tank.bad_sensors)
+        sig["hx_ua_ratio"] = self.hx.ratio
+        sig["hp_tripped"] = view.hp_tripped
+        sig["hp_reset_exhausted"] = self.hp.reset_exhausted
+        sig["mode_safe"] = mode is Mode.SAFE
+        sig["network_unavailable"] = il.active(Interlock.NETWORK_LOST)
+        sig["ctl_scan_overrun"] = bool(image.values.get("ctl.scan_overrun"))
+        sig["meter_mismatch"] = bool(image.values.get("ctl.meter_mismatch"))
+        latched = il.latched
+        for i, key in self._il_keys:
+            sig[key] = i in latched
+        lost = view.comms_lost
+        for d, key in self._comms_keys:
+            sig[key] = d in lost
+        sig["pumps.fws.failed"] = not all(
+            view.pumps_available.get(p, False) for p in self.settings.pumps.fws.pumps
+        )
+        sig["pumps.fws.standby_unavailable"] = fws_out.standby_unavailable
+        sig["pumps.dh.failed"] = not all(
+            view.pumps_available.get(p, False) for p in self.settings.pumps.dh.pumps
+        )
+        sig["pumps.dh.standby_unavailable"] = dh_out.standby_unavailable
+        for grp, dkey, members in self._group_keys:
+            sig[dkey] = grp.disagreement
+            for i, _, skey, dev in members:
+                # A sensor on a silent device is a comms problem, not a sensor fault.
+                sig[skey] = grp.faulty(i) and not (grp.bad[i] and dev in lost)
+        return sig
+
+    def _update_status(
+        self, mode: Mode, view: PlantView, targets: Targets, deliver: float, degraded: list[str]
+    ) -> None:
+        st = self.status
+        tank = self.cond.tank
+        st.mode = mode
+        st.healthy = mode in (Mode.RECOVERY, Mode.BYPASS)
+        st.dh_setpoint = targets.dh_setpoint
+        st.demand_kw = targets.demand_kw
+        st.deliver_kw = deliver
+        st.injection_enabled = targets.injection_enabled
+        st.injecting = self.inj.injecting
+        st.setpoint_source = targets.setpoint_source
+        st.demand_source = targets.demand_source
+        st.soc = tank.soc
+        st.stored_kwh = tank.stored_kwh
+        st.tank_temps = tank.temps
+        st.fws_supply = view.fws_supply
+        st.dh_supply = view.dh_supply
+        st.it_heat_kw = view.it_heat_kw
+        st.hp_wanted = self.hp.wanted
+        st.hp_limited_by_source = self.hp.cmd.limited_by_source
+        st.interlocks = tuple(sorted(str(i) for i in self.interlocks.latched))
+        st.degraded_reasons = tuple(degraded)
+        st.hx_ua = self.hx.ua
+        st.hx_ua_ratio = self.hx.ratio
+        st.hx_approach_k = self.hx.approach_k
+        loops = st.loops
+        loops["fws_output"] = self.fws.loop.last_output
+        loops["valve"] = self.fws.valve
+        loops["fan"] = self.fws.fan
+        loops["hp_load_pct"] = self.hp.cmd.load_pct
+        loops["hp_setpoint"] = self.hp.cmd.setpoint
+        loops["hp_q_target_kw"] = self.hp.cmd.q_target_kw
+        loops["hp_q_source_kw"] = self.hp.cmd.q_source_kw
+        loops["hp_trim_k"] = self.hp.trim_loop.last_output
+        loops["soc_kw"] = self.hp.soc_loop.last_output
+        loops["injection_speed"] = self.inj.speed
+        loops["injection_target_kw"] = self.inj.target_kw
+
+
+def _pct(x: float) -> float:
+    return min(100.0, max(0.0, x))
+
+
+def _clip(x: float | None, default: float) -> float:
+    return _pct(x) if x is not None else default

@@ -1,0 +1,60 @@
+"""Facility-water supply temperature: split range over the bypass valve and the fans.
+
+One PI loop holds the water going to the CDUs at its setpoint; its output strokes
+the 3-way valve over the first ``split`` percent and then runs the dry-cooler fans.
+Whatever heat the heat pump does not take leaves here, so IT cooling never depends
+on the network or the heat pump. The valve span is kept short (30 % by default)
+because with fans stopped the coils reject a fraction of what they do at full
+speed: a shorter valve span evens out the loop gain across the two ranges.
+
+``force_full()`` is the interlock action: fans to full at once; the loop then comes
+down from there as fast as the water temperature allows, bumplessly.
+"""
+
+from __future__ import annotations
+
+from controller.config.settings import SiteSettings
+from controller.core.pid import Loop
+
+
+class FwsLoop:
+    __slots__ = ("fan", "loop", "split", "valve")
+
+    def __init__(self, settings: SiteSettings) -> None:
+        t = settings.tuning
+        self.split = t.fws_split_pct
+        self.loop = Loop(
+            "fws_supply",
+            t.fws.kp,
+            t.fws.ki,
+            t.fws.kd,
+            settings.setpoints.fws_supply_temp,
+            (0.0, 100.0),
+            direct=False,
+            initial=100.0,
+        )
+        self.valve = 100.0
+        self.fan = 100.0
+
+    def output_for(self, valve: float, fan: float) -> float:
+        """The loop output that corresponds to measured actuator positions."""
+        if fan > 0.5:
+            return self.split + fan / 100.0 * (100.0 - self.split)
+        return valve / 100.0 * self.split
+
+    def track_actuators(self, valve: float | None, fan: float | None, pv: float | None) -> None:
+        if valve is None or fan is None:
+            return
+        self.loop.track(self.output_for(valve, fan), pv)
+
+    def force_full(self, pv: float | None) -> None:
+        self.loop.track(100.0, pv)
+
+    def step(self, pv: float | None, dt: float, *, valve_pinned_open: bool) -> None:
+        loop = self.loop
+        loop.set_limits(self.split if valve_pinned_open else 0.0, 100.0)
+        # Without a trustworthy temperature the loop holds (the interlock handles safety).
+        u = loop.update(pv, dt) if pv is not None else loop.last_output
+        split = self.split
+        self.valve = min(u, split) / split * 100.0
+        self.fan = max(0.0, u - split) / (100.0 - split) * 100.0

@@ -1,0 +1,234 @@
+"""The heat pump: when it runs, how hard, and at what outlet temperature.
+
+Sequencing decides on/off with hysteresis on the tank's state of charge, guarded by
+the anti-short-cycle block (min run, min off, starts per hour). While it runs:
+
+* load: heat delivered to the network plus a state-of-charge correction (PI, kW),
+  LOW-SELECTED against a source limit so the heat pump never takes more heat than
+  the IT load gives: a PI on facility-water supply holding it no lower than its
+  setpoint minus a margin, biased by the (filtered) IT heat converted to condenser
+  heat. The loop not selected tracks the selected one (external reset feedback), so
+  neither winds up and either can take over within one step;
+* outlet setpoint: the DH supply setpoint, ramped, plus a PI trim on the measured
+  supply temperature after tank mixing.
+
+A trip is reset automatically (a limited number of trips per day) once the unit has
+been tripped for ``trip_reset_delay_s``; a trip that will not reset stays for the
+operator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from controller.config.settings import SiteSettings
+from controller.core.antishortcycle import AntiShortCycle, AntiShortCycleConfig
+from controller.core.conditioning import PlantView
+from controller.core.pid import Loop
+from controller.core.ramp import Ramp, RampConfig
+
+SOURCE_TRACK_MARGIN_KW = 50.0
+IT_FILTER_S = 300.0
+DAY_S = 86400.0
+
+
+@dataclass(slots=True)
+class HpCommand:
+    enable: bool = False
+    load_pct: float = 0.0
+    setpoint: float = 65.0
+    trip_reset: bool = False
+    wanted: bool = False
+    q_target_kw: float = 0.0
+    q_source_kw: float = 0.0
+    limited_by_source: bool = False
+
+
+class HeatPumpControl:
+    def __init__(self, settings: SiteSettings, now: float) -> None:
+        s = settings
+        self.settings = s
+        cap = s.plant.hp_capacity_kw
+        self.cap = cap
+        self.q_min = cap * s.plant.hp_min_load_pct / 100.0
+        hs = s.heatpump
+        self.asc = AntiShortCycle(
+            AntiShortCycleConfig(
+                min_run_s=hs.min_run_s,
+                min_off_s=hs.min_off_s,
+                max_starts_per_hour=hs.max_starts_per_hour,
+            )
+        )
+        t = s.tuning
+        self.soc_loop = Loop(
+            "tank_soc", t.soc.kp, t.soc.ki, t.soc.kd, s.setpoints.tank_soc_target, (-cap, cap)
+        )
+        self.source_loop = Loop(
+            "hp_source",
+            t.source.kp,
+            t.source.ki,
+            t.source.kd,
+            s.setpoints.fws_supply_temp - s.limits.fws_recovery_margin_k,
+            (-cap, cap),
+            direct=False,
+        )
+        lo, hi = t.hp_trim_range_k
+        self.trim_loop = Loop("hp_trim", t.hp_trim.kp, t.hp_trim.ki, t.hp_trim.kd, 70.0, (lo, hi))
+        rate = s.limits.hp_setpoint_ramp_k_per_min
+        self.setpoint_ramp = Ramp(RampConfig(up_per_min=rate, down_per_min=rate))
+        self.it_filtered: float | None = None
+        self.wanted = False
+        self._source_low_since: float | None = None
+        self._tripped_since: float | None = None
+        self._last_reset: float = -1e18
+        self._trip_handled = False
+        self._resets: list[float] = []
+        self.reset_exhausted = False
+        self.cmd = HpCommand()
+
+    def apply_settings(self, s: SiteSettings, view: PlantView) -> None:
+        """New site file: gains and setpoints change without a bump."""
+        self.settings = s
+        t = s.tuning
+        self.soc_loop.setpoint = s.setpoints.tank_soc_target
+        self.soc_loop.retune(t.soc.kp, t.soc.ki, t.soc.kd, None)
+        self.source_loop.setpoint = s.setpoints.fws_supply_temp - s.limits.fws_recovery_margin_k
+        self.source_loop.retune(t.source.kp, t.source.ki, t.source.kd, view.fws_supply)
+        self.trim_loop.retune(t.hp_trim.kp, t.hp_trim.ki, t.hp_trim.kd, view.dh_supply)
+        rate = s.limits.hp_setpoint_ramp_k_per_min
+        value = self.setpoint_ramp.value
+        self.setpoint_ramp = Ramp(RampConfig(up_per_min=rate, down_per_min=rate), initial=value)
+
+    # ----------------------------------------------------------------- sequencing
+    def _want(
+        self,
+        now: float,
+        view: PlantView,
+        soc: float | None,
+        can_inject: bool,
+        deliver_kw: float,
+        available: bool,
+    ) -> bool:
+        s = self.settings
+        lim = s.limits
+        it = view.it_heat_kw
+        if it is not None and it < s.heatpump.source_min_kw:
+            if self._source_low_since is None:
+                self._source_low_since = now
+        else:
+            self._source_low_since = None
+        source_ok = (
+            self._source_low_since is None or now - self._source_low_since < s.heatpump.source_low_s
+        )
+        if not available or not source_ok:
+            return False
+        if soc is None:  # tank unknown: keep the current decision
+            return self.wanted
+        enough_demand = can_inject and deliver_kw >= self.q_min * 0.9
+        if self.wanted:
+            return not (soc >= lim.tank_soc_stop and not enough_demand)
+        return (enough_demand and soc < lim.tank_soc_stop) or soc < lim.tank_soc_restart
+
+    def _auto_reset(self, now: float, view: PlantView) -> bool:
+        hs = self.settings.heatpump
+        if not view.hp_tripped:
+            self._tripped_since = None
+            self._trip_handled = False
+            return False
+        if self._tripped_since is None:
+            self._tripped_since = now
+        self._resets = [t for t in self._resets if now - t < DAY_S]
+        if not self._trip_handled and len(self._resets) >= hs.auto_reset_trips_per_day:
+            self.reset_exhausted = True
+            return False
+        waited = now - self._tripped_since >= hs.trip_reset_delay_s
+        if waited and now - self._last_reset >= hs.trip_reset_delay_s:
+            self._last_reset = now
+            if not self._trip_handled:
+                self._resets.append(now)
+                self._trip_handled = True
+            return True
+        return False
+
+    # ----------------------------------------------------------------- step
+    def step(
+        self,
+        now: float,
+        dt: float,
+        view: PlantView,
+        soc: float | None,
+        dh_setpoint: float,
+        deliver_kw: float,
+        can_inject: bool,
+        injecting: bool,
+        available: bool,
+        force_off: bool,
+    ) -> HpCommand:
+        s = self.settings
+        cmd = self.cmd
+        cmd.trip_reset = self._auto_reset(now, view)
+        if not view.hp_tripped:
+            self.reset_exhausted = False
+        self.wanted = self._want(now, view, soc, can_inject, deliver_kw, available)
+        if force_off or not available:
+            enable = self.asc.force_off(now)
+            self.asc.request(False, view.hp_running, now)
+        else:
+            enable = self.asc.request(self.wanted, view.hp_running, now)
+        cmd.enable = enable
+        cmd.wanted = self.wanted
+        # Source limit: what the IT load can give, as condenser heat.
+        it = view.it_heat_kw
+        if it is not None:
+            a = dt / (IT_FILTER_S + dt)
+            self.it_filtered = (
+                it if self.it_filtered is None else self.it_filtered + a * (it - self.it_filtered)
+            )
+        cop = view.hp_cop if view.hp_cop is not None and view.hp_cop > 1.5 else 4.0
+        ff = (self.it_filtered or 0.0) * cop / (cop - 1.0)
+        pv = view.fws_supply
+        src_trim = (
+            self.source_loop.update(pv, dt) if pv is not None else self.source_loop.last_output
+        )
+        q_source = max(0.0, ff + src_trim)
+        q_tank = self.soc_loop.update(soc, dt) if soc is not None else self.soc_loop.last_output
+        q_want = deliver_kw + q_tank
+        running = view.hp_running and enable
+        if running:
+            q = min(q_want, q_source)
+            cmd.limited_by_source = q_source < q_want
+            if cmd.limited_by_source:
+                # The tank loop may not push past what the source allows (anti-windup).
+                self.soc_loop.track(q_source - deliver_kw, soc)
+            else:
+                self.source_loop.track(q_want + SOURCE_TRACK_MARGIN_KW - ff, pv)
+            q = min(self.cap, max(self.q_min, q))
+        else:
+            # Idle: loops follow what the unit makes now, ready for a bumpless start.
+            q = 0.0
+            cmd.limited_by_source = False
+            start_q = self.q_min
+            self.soc_loop.track(start_q - deliver_kw, soc)
+            self.source_loop.track(max(start_q, q_want) + SOURCE_TRACK_MARGIN_KW - ff, pv)
+        cmd.q_target_kw = q
+        cmd.q_source_kw = q_source
+        cmd.load_pct = q / self.cap * 100.0 if enable else 0.0
+        # Outlet setpoint: ramped DH setpoint plus trim on the mixed supply temperature.
+        base = self.setpoint_ramp.step(dh_setpoint, now)
+        trim = self.trim_loop
+        trim.setpoint = base
+        if injecting and running and view.dh_supply is not None:
+            t = trim.update(view.dh_supply, dt)
+        else:
+            trim.track(0.0, view.dh_supply)
+            t = 0.0
+        lim = s.limits
+        cmd.setpoint = min(lim.hp_setpoint_max, max(lim.hp_setpoint_min, base + t))
+        return cmd
+
+    def hand_over(self, view: PlantView, now: float) -> None:
+        """Start from the plant as found (STARTUP, MANUAL): no jump on the first step."""
+        self.wanted = view.hp_running
+        if view.hp_setpoint is not None:
+            self.setpoint_ramp.track(view.hp_setpoint, now)
+        self.asc.request(view.hp_running, view.hp_running, now)

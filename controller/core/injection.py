@@ -1,0 +1,139 @@
+"""Heat injection into the network: the DH pump speed that delivers what is asked.
+
+Feed-forward from the demand and the temperature lift gives the speed; a PI on the
+measured heat power trims it. A second PI guards the supply temperature: when the
+water leaving for the network falls below setpoint minus a margin (the tank top is
+cooler than asked, the heat pump cannot keep up), it cuts the flow - the contract's
+temperature comes before its power. The two are low-selected with tracking.
+
+Injection stops when the network cannot take heat, the utility withdraws permission,
+there is nothing to deliver, or the water would leave far too cold.
+"""
+
+from __future__ import annotations
+
+from controller.config.settings import SiteSettings
+from controller.core.conditioning import CP_KWH_PER_M3K, PlantView
+from controller.core.pid import Loop
+
+MIN_SPEED = 10.0
+TRIM_SPAN = 40.0
+COLD_STOP_K = 5.0
+COLD_STOP_S = 120.0
+SOC_HYST = 0.05
+
+
+class InjectionControl:
+    def __init__(self, settings: SiteSettings) -> None:
+        self.settings = settings
+        t = settings.tuning
+        self.power = Loop(
+            "injection_power",
+            t.injection.kp,
+            t.injection.ki,
+            t.injection.kd,
+            0.0,
+            (-TRIM_SPAN, TRIM_SPAN),
+        )
+        self.guard = Loop(
+            "injection_temp_guard",
+            t.injection_temp_guard.kp,
+            t.injection_temp_guard.ki,
+            t.injection_temp_guard.kd,
+            70.0,
+            (0.0, 100.0),
+            direct=False,
+            initial=100.0,
+        )
+        self.injecting = False
+        self.speed = 0.0
+        self.target_kw = 0.0
+        self.limited_by_temp = False
+        self.soc_limited = False
+        self._cold_since: float | None = None
+        self.cold_stop = False
+
+    def apply_settings(self, s: SiteSettings, view: PlantView) -> None:
+        self.settings = s
+        t = s.tuning
+        self.power.retune(t.injection.kp, t.injection.ki, t.injection.kd, view.dh_power_kw)
+        self.guard.retune(
+            t.injection_temp_guard.kp,
+            t.injection_temp_guard.ki,
+            t.injection_temp_guard.kd,
+            view.dh_supply,
+        )
+
+    def deliverable(self, demand: float, soc: float | None, hp_heat: float | None) -> float:
+        """What we can promise now: the demand, or what the heat pump makes if the tank is empty."""
+        soc_min = self.settings.limits.tank_soc_min
+        if soc is not None:
+            if soc < soc_min:
+                self.soc_limited = True
+            elif soc > soc_min + SOC_HYST:
+                self.soc_limited = False
+        if self.soc_limited:
+            return min(demand, max(0.0, hp_heat or 0.0))
+        return demand
+
+    def step(
+        self,
+        now: float,
+        dt: float,
+        view: PlantView,
+        allowed: bool,
+        dh_setpoint: float,
+        target_kw: float,
+        hp_running: bool,
+    ) -> float:
+        s = self.settings
+        supply = view.dh_supply
+        # Far too cold for long: stop sending water the network cannot use.
+        if (
+            self.injecting
+            and supply is not None
+            and supply < dh_setpoint - COLD_STOP_K
+            and not hp_running
+        ):
+            if self._cold_since is None:
+                self._cold_since = now
+            elif now - self._cold_since >= COLD_STOP_S:
+                self.cold_stop = True
+        else:
+            self._cold_since = None
+        if self.cold_stop and (hp_running or (supply is not None and supply >= dh_setpoint - 1.0)):
+            self.cold_stop = False
+        want = allowed and target_kw > 1.0 and not self.cold_stop
+        self.target_kw = target_kw if want else 0.0
+        t_ret = view.dh_return if view.dh_return is not None else dh_setpoint - 30.0
+        lift = max(dh_setpoint - t_ret, 5.0)
+        nominal = s.plant.dh_pump_nominal_m3h
+        ff = target_kw / (CP_KWH_PER_M3K * lift) / nominal * 100.0
+        self.guard.setpoint = dh_setpoint - s.tuning.injection_guard_k
+        self.power.setpoint = target_kw
+        if not want:
+            self.injecting = False
+            self.speed = 0.0
+            self.power.track(0.0, view.dh_power_kw)
+            self.guard.track(100.0, supply)
+            self.limited_by_temp = False
+            return 0.0
+        if not self.injecting:
+            # Start from feed-forward alone: trim and guard begin neutral.
+            self.power.track(0.0, view.dh_power_kw)
+            self.guard.track(100.0, supply)
+        self.injecting = True
+        pw = view.dh_power_kw
+        trim = self.power.update(pw, dt) if pw is not None else self.power.last_output
+        u_power = ff + trim
+        u_guard = self.guard.update(supply, dt) if supply is not None else self.guard.last_output
+        if u_guard < u_power:
+            self.limited_by_temp = True
+            self.power.track(u_guard - ff, pw)
+            u = u_guard
+        else:
+            self.limited_by_temp = False
+            self.guard.track(min(100.0, u_power + 5.0), supply)
+            u = u_power
+        self.speed = min(100.0, max(MIN_SPEED, u))
+        return self.speed

@@ -1,0 +1,102 @@
+"""PID loops on simple-pid, driven by the scan cycle's dt and never by the wall clock.
+
+simple-pid reads ``time.monotonic`` in ``reset()`` and in every call unless given
+another clock, and clamps its integral to the output limits (its only anti-windup).
+This wrapper gives it a constant clock (dt is always passed explicitly), sets
+``sample_time=None`` so no call is silently skipped, and adds the two things the
+plant needs that simple-pid leaves out:
+
+* bumpless hand-over: ``track(u, pv)`` sets the integral so the next output is
+  exactly ``u`` with P-on-error, for manual -> auto, mode changes, and the
+  external-reset feedback of override (min/max selected) loops;
+* reverse action: ``direct=False`` flips the sign of the gains for loops where a
+  rising measurement needs a rising output (cooling).
+"""
+
+from __future__ import annotations
+
+from simple_pid import PID
+
+
+def _constant_clock() -> float:
+    return 0.0
+
+
+class Loop:
+    __slots__ = ("_pid", "direct", "kp", "last_output", "name")
+
+    def __init__(
+        self,
+        name: str,
+        kp: float,
+        ki: float,
+        kd: float,
+        setpoint: float,
+        limits: tuple[float, float],
+        *,
+        direct: bool = True,
+        initial: float | None = None,
+    ) -> None:
+        self.name = name
+        self.direct = direct
+        sign = 1.0 if direct else -1.0
+        self.kp = sign * kp
+        lo, hi = limits
+        start = lo if initial is None else min(hi, max(lo, initial))
+        self._pid = PID(
+            Kp=sign * kp,
+            Ki=sign * ki,
+            Kd=sign * kd,
+            setpoint=setpoint,
+            sample_time=None,
+            output_limits=limits,
+            time_fn=_constant_clock,
+            starting_output=start,
+        )
+        self.last_output = start
+
+    # ----------------------------------------------------------------- settings
+    @property
+    def setpoint(self) -> float:
+        return self._pid.setpoint
+
+    @setpoint.setter
+    def setpoint(self, value: float) -> None:
+        self._pid.setpoint = value
+
+    @property
+    def limits(self) -> tuple[float, float]:
+        return self._pid.output_limits  # type: ignore[return-value]
+
+    def set_limits(self, lo: float, hi: float) -> None:
+        if (lo, hi) != self._pid.output_limits:
+            self._pid.output_limits = (lo, hi)
+            self.last_output = min(hi, max(lo, self.last_output))
+
+    def retune(self, kp: float, ki: float, kd: float, pv: float | None) -> None:
+        """New gains without a bump: the integral absorbs the change of the P term."""
+        sign = 1.0 if self.direct else -1.0
+        self._pid.tunings = (sign * kp, sign * ki, sign * kd)
+        self.kp = sign * kp
+        if pv is not None:
+            self.track(self.last_output, pv)
+
+    # ----------------------------------------------------------------- operation
+    def update(self, pv: float, dt: float) -> float:
+        out = self._pid(pv, dt=dt)
+        self.last_output = out
+        return out
+
+    def track(self, output: float, pv: float | None) -> None:
+        """Make the loop's output ``output`` now (bumpless), given the measurement."""
+        pid = self._pid
+        lo, hi = pid.output_limits
+        out = min(hi, max(lo, output))
+        p_term = self.kp * (pid.setpoint - pv) if pv is not None else 0.0
+        pid.set_auto_mode(False)
+        pid.set_auto_mode(True, last_output=out - p_term)
+        self.last_output = out
+
+    @property
+    def components(self) -> tuple[float, float, float]:
+        return self._pid.components

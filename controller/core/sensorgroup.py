@@ -1,0 +1,146 @@
+"""Redundant measurements of one quantity, voted so one bad sensor cannot steer a loop.
+
+Facility-water supply temperature is measured four times on the reference site (two
+header sensors and each CDU's inlet); a median of the healthy ones rides through a
+stuck or drifting sensor without the loop ever seeing it. Each member is also judged
+on its own so the operator learns which one to replace:
+
+* bad: no usable value (comms, sentinel, out of plausible range - decided upstream);
+* frozen: not one change for ``frozen_s`` while the rest of the group moved;
+* deviant: further than ``tol`` from the others for ``disagree_s`` (needs 3 members
+  to know which one is wrong; with 2, the group reports a disagreement instead).
+
+A frozen or deviant member is left out of the vote until it behaves again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+FROZEN_MOVE_K = 0.3  # the rest of the group must move this much to call a sensor frozen
+
+
+def _median(xs: list[float]) -> float:
+    xs = sorted(xs)
+    n = len(xs)
+    mid = n // 2
+    return xs[mid] if n % 2 else 0.5 * (xs[mid - 1] + xs[mid])
+
+
+class SensorGroup:
+    __slots__ = (
+        "_dev_since",
+        "_good_since",
+        "_last",
+        "_last_change",
+        "_ref_at_change",
+        "bad",
+        "deviant",
+        "disagree_s",
+        "disagreement",
+        "frozen",
+        "frozen_s",
+        "keys",
+        "n",
+        "name",
+        "tol",
+        "value",
+    )
+
+    def __init__(
+        self, name: str, keys: Sequence[str], tol: float, disagree_s: float, frozen_s: float
+    ) -> None:
+        self.name = name
+        self.keys = tuple(keys)
+        self.n = len(self.keys)
+        self.tol = tol
+        self.disagree_s = disagree_s
+        self.frozen_s = frozen_s
+        n = self.n
+        self.bad = [False] * n
+        self.frozen = [False] * n
+        self.deviant = [False] * n
+        self.disagreement = False
+        self.value: float | None = None
+        self._last: list[float | None] = [None] * n
+        self._last_change = [0.0] * n
+        self._ref_at_change: list[float | None] = [None] * n
+        self._dev_since: list[float | None] = [None] * n
+        self._good_since: list[float | None] = [None] * n
+
+    def faulty(self, i: int) -> bool:
+        return self.bad[i] or self.frozen[i] or self.deviant[i]
+
+    @property
+    def degraded(self) -> bool:
+        """Fewer healthy members than installed: redundancy is reduced."""
+        return self.disagreement or any(self.faulty(i) for i in range(self.n))
+
+    def update(self, values: Mapping[str, float | None], now: float) -> float | None:
+        raw = [values.get(k) for k in self.keys]
+        n = self.n
+        bad, frozen, deviant = self.bad, self.frozen, self.deviant
+        last, last_change, ref_at = self._last, self._last_change, self._ref_at_change
+        # The vote of members not already known to be wrong is what each one is judged by.
+        healthy = [
+            v
+            for v, f, d in zip(raw, frozen, deviant, strict=True)
+            if v is not None and not f and not d
+        ]
+        nh = len(healthy)
+        ref = _median(healthy) if nh else None
+        for i in range(n):
+            v = raw[i]
+            if v is None:
+                bad[i] = True
+                last[i] = None
+                self._dev_since[i] = None
+                continue
+            bad[i] = False
+            # Frozen: exactly the same reading while the group moved.
+            if v != last[i]:
+                last[i] = v
+                last_change[i] = now
+                ref_at[i] = ref if ref is not None else v
+                frozen[i] = False
+            elif (
+                not frozen[i]
+                and ref is not None
+                and now - last_change[i] >= self.frozen_s
+                and abs(ref - ref_at[i]) > FROZEN_MOVE_K  # type: ignore[operator]
+            ):
+                frozen[i] = True
+            # Deviant: judged against at least two other healthy members.
+            others = nh - (0 if frozen[i] or deviant[i] else 1)
+            if n < 3 or others < 2 or ref is None:
+                continue
+            if abs(v - ref) > self.tol:
+                self._good_since[i] = None
+                since = self._dev_since[i]
+                if since is None:
+                    self._dev_since[i] = now
+                elif now - since >= self.disagree_s:
+                    deviant[i] = True
+            else:
+                self._dev_since[i] = None
+                if deviant[i]:
+                    since = self._good_since[i]
+                    if since is None:
+                        self._good_since[i] = now
+                    elif now - since >= self.disagree_s:
+                        deviant[i] = False
+        usable = [
+            v
+            for v, f, d in zip(raw, frozen, deviant, strict=True)
+            if v is not None and not f and not d
+        ]
+        if n == 2:
+            a, b = raw
+            both = len(usable) == 2
+            self.disagreement = both and abs(a - b) > self.tol  # type: ignore[operator]
+            if self.disagreement:
+                # Two sensors that disagree: trust the control sensor, and say so.
+                self.value = a
+                return a
+        self.value = _median(usable) if usable else None
+        return self.value

@@ -1,0 +1,52 @@
+"""State of charge of the stratified tank, from its temperature sensors.
+
+State of charge is measured against what the network can use *now*: a layer counts
+as full when it is at the DH supply setpoint and empty at the DH return temperature.
+When the utility raises its setpoint the same tank holds less usable heat, and the
+charge loop sees that at once. A failed sensor is replaced by its neighbours'
+interpolation so one bad probe does not make the tank look empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+RHO_CP_KWH_PER_M3K = 985.0 * 4.186 / 3600.0
+
+
+class TankState:
+    __slots__ = ("bad_sensors", "n", "soc", "stored_kwh", "temps", "volume")
+
+    def __init__(self, volume_m3: float, sensors: int) -> None:
+        self.volume = volume_m3
+        self.n = sensors
+        self.temps: list[float] = []
+        self.soc: float | None = None
+        self.stored_kwh: float | None = None
+        self.bad_sensors = 0
+
+    def update(self, readings: Sequence[float | None], t_cold: float, t_hot: float) -> None:
+        good = [(i, v) for i, v in enumerate(readings) if v is not None]
+        self.bad_sensors = len(readings) - len(good)
+        if len(good) < max(2, len(readings) // 2):
+            self.soc = None  # too few probes to say: the charge loop holds
+            self.stored_kwh = None
+            return
+        temps: list[float] = []
+        for i, v in enumerate(readings):
+            if v is not None:
+                temps.append(v)
+                continue
+            above = next(((j, t) for j, t in reversed(good) if j < i), None)
+            below = next(((j, t) for j, t in good if j > i), None)
+            if above and below:
+                f = (i - above[0]) / (below[0] - above[0])
+                temps.append(above[1] + (below[1] - above[1]) * f)
+            else:
+                temps.append((above or below)[1])  # type: ignore[index]
+        self.temps = temps
+        span = max(t_hot - t_cold, 1.0)
+        full = sum(min(1.0, max(0.0, (t - t_cold) / span)) for t in temps)
+        self.soc = full / len(temps)
+        per = self.volume / len(temps) * RHO_CP_KWH_PER_M3K
+        self.stored_kwh = sum(max(0.0, t - t_cold) for t in temps) * per
