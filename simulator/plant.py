@@ -95,11 +95,15 @@ class Plant:
         self.cap_fws_supply = cfg.fws.supply_volume_m3 * 993.0 * CP_WATER
         self.cap_fws_return = cfg.fws.return_volume_m3 * 990.0 * CP_WATER
         self.hp = HeatPump(cfg.heatpump, m_f)
-        self.tank = Tank(cfg.tank, tank_soc)
+        # The plant was running before the scenario began: tank and heat pump sit at
+        # the setpoint the utility asks for at t = 0.
+        self.tank = Tank(
+            cfg.tank, tank_soc, hot_temp=b.dh_supply_setpoint, cold_temp=b.dh_return_temp
+        )
         self.drycoolers = DryCoolers(cfg.drycoolers)
         self.valve = Valve(cfg.valve.stroke_s, position=100.0)
-        self.meter = HeatMeter(cfg.heatmeter)
         self.t_dh_supply = self.tank.top
+        self.meter = HeatMeter(cfg.heatmeter, t_supply=self.t_dh_supply, t_return=b.dh_return_temp)
         self.cap_dh = cfg.dh.supply_volume_m3 * 980.0 * CP_WATER
         self.m_dh = 0.0
         self.m_tank = 0.0
@@ -126,10 +130,12 @@ class Plant:
             hp.on_since = -cfg.heatpump.min_run_s
             hp.enable = True
             hp.load_cmd = 50.0
-            hp.setpoint = 70.0
+            hp.setpoint = b.dh_supply_setpoint
+            hp.t_cond_out = b.dh_supply_setpoint
+            hp.t_cond_in = b.dh_return_temp
             self.cmd[("heatpump", "enable")] = 1.0
             self.cmd[("heatpump", "load_setpoint")] = 50.0
-            self.cmd[("heatpump", "supply_setpoint")] = 70.0
+            self.cmd[("heatpump", "supply_setpoint")] = b.dh_supply_setpoint
             self.cmd[("plc", "p2a_run")] = 1.0
             self.cmd[("plc", "p2a_speed_cmd")] = 60.0
         # PLC watchdog.
@@ -247,8 +253,11 @@ class Plant:
         hp.decide(now, dt)
         m_c = hp.m_cond
         tank = self.tank
-        t_top, t_bot = tank.top, tank.bottom
         m_t = m_c - m_d
+        # The water that leaves the tank this step, taken before the step so the
+        # header mixing and the tank agree exactly on it.
+        t_bot = tank.outlet_temp(m_t * dt, from_top=False) if m_t > 0.0 else tank.bottom
+        t_top = tank.outlet_temp(-m_t * dt, from_top=True) if m_t < 0.0 else tank.top
         if m_c > 0.0:
             t_ci = (m_d * t_ret_dh + m_t * t_bot) / m_c if m_t > 0.0 else t_ret_dh
         else:

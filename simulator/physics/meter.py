@@ -15,14 +15,20 @@ from simulator.plantconfig import HeatMeterConfig
 
 
 class HeatMeter:
-    def __init__(self, cfg: HeatMeterConfig, energy_start_kwh: float = 1_234_567.0) -> None:
+    def __init__(
+        self,
+        cfg: HeatMeterConfig,
+        energy_start_kwh: float = 1_234_567.0,
+        t_supply: float = 40.0,
+        t_return: float = 40.0,
+    ) -> None:
         self.cfg = cfg
         self.energy_kwh = energy_start_kwh
         self.volume_m3 = 25_000.0
         self.flow_m3h = 0.0
         self.power_kw = 0.0
-        self.t_supply = 40.0
-        self.t_return = 40.0
+        self.t_supply = t_supply + cfg.temp_pair_bias_k / 2
+        self.t_return = t_return - cfg.temp_pair_bias_k / 2
         self.error_code = 0
 
     def step(self, dt: float, m_kg_s: float, t_supply: float, t_return: float) -> None:

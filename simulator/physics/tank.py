@@ -1,11 +1,19 @@
-"""Stratified buffer tank: N fully mixed layers, top first.
+"""Stratified buffer tank: plug-flow layers that keep the thermocline sharp.
 
-Flow enters at the top while charging and at the bottom while discharging and moves
-through the layers by upwind advection; conduction and plume mixing between layers
-are one conductance; a colder layer above a warmer one is mixed at once (buoyancy).
-Losses go to the room per layer. Every term is an exchange between layers or an
-explicit flow across the boundary, so the stored energy changes by exactly what
-enters, leaves and is lost.
+A fixed-grid upwind model smears the thermocline over half the tank after a few
+charge cycles (numerical diffusion), which makes a well-stratified tank look like
+a mixed one and its top temperature sag as soon as it discharges. Here water moves
+as it does in a stratified tank: in layers. The tank is a stack of segments, each
+one nominal layer (volume / ``layers``) except the two ends, which are partial:
+charging adds the inflow to the top segment (opening a new one when it is full)
+and takes the same mass from the bottom; discharging the reverse. There is no
+numerical diffusion at all; physical mixing is the configured conductance between
+neighbours, a colder segment above a warmer one overturns at once, and losses go
+to the room in proportion to each segment's size.
+
+Energy is exact: the caller asks ``outlet_temp`` for the temperature of the mass
+that will leave (before the step, for its header mixing) and ``step`` removes
+exactly that.
 """
 
 from __future__ import annotations
@@ -13,107 +21,182 @@ from __future__ import annotations
 from simulator.physics import CP_WATER
 from simulator.plantconfig import TankConfig
 
-RHO = 985.0  # kg/m3, water around 55 °C; one density for the mass of each layer
+RHO = 985.0  # kg/m3, water around 55 °C; one density for the tank's mass
+MERGE_K = 0.005  # neighbouring segments closer than this are one segment
 
 
 class Tank:
-    def __init__(self, cfg: TankConfig, soc: float) -> None:
+    def __init__(
+        self,
+        cfg: TankConfig,
+        soc: float,
+        hot_temp: float | None = None,
+        cold_temp: float | None = None,
+    ) -> None:
         self.cfg = cfg
         self.n = cfg.layers
-        self.layer_mass = cfg.volume_m3 * RHO / self.n
-        self.layer_cap = self.layer_mass * CP_WATER  # kJ/K
-        self.g_mix = cfg.mixing_w_per_k / 1000.0  # kW/K
-        self.ua_layer = cfg.loss_w_per_k / 1000.0 / self.n
+        self.mass = cfg.volume_m3 * RHO
+        self.layer_mass = self.mass / self.n
+        self.g_mix = cfg.mixing_w_per_k / 1000.0  # kW/K between nominal neighbours
+        self.ua = cfg.loss_w_per_k / 1000.0  # kW/K, whole tank
         self.room = cfg.room_temp
-        self.t = self.profile_for_soc(soc)
+        self.hot_init = cfg.hot_temp if hot_temp is None else hot_temp
+        self.cold_init = cfg.cold_temp if cold_temp is None else cold_temp
+        # Segments top to bottom: parallel lists of mass (kg) and temperature (°C).
+        self.m: list[float] = [self.layer_mass] * self.n
+        self.temp: list[float] = self.profile_for_soc(soc)
         self.loss_kj = 0.0
         self.last_loss_kw = 0.0
 
     def profile_for_soc(self, soc: float) -> list[float]:
-        """A sharp thermocline placed so that the tank holds ``soc`` of its capacity."""
+        """Layer temperatures with a sharp thermocline holding ``soc`` of the capacity."""
         soc = min(1.0, max(0.0, soc))
-        hot, cold = self.cfg.hot_temp, self.cfg.cold_temp
+        hot, cold = self.hot_init, self.cold_init
         hot_layers = soc * self.n
-        out = []
-        for i in range(self.n):
-            frac = min(1.0, max(0.0, hot_layers - i))
-            out.append(cold + (hot - cold) * frac)
-        return out
+        return [cold + (hot - cold) * min(1.0, max(0.0, hot_layers - i)) for i in range(self.n)]
 
+    # ----------------------------------------------------------------- views
     @property
     def top(self) -> float:
-        return self.t[0]
+        return self.temp[0]
 
     @property
     def bottom(self) -> float:
-        return self.t[-1]
+        return self.temp[-1]
+
+    @property
+    def t(self) -> list[float]:
+        """Temperatures of ``layers`` equal slices, top first (mass-weighted)."""
+        return [
+            self._slice_mean(i * self.layer_mass, (i + 1) * self.layer_mass) for i in range(self.n)
+        ]
 
     def stored_kj(self) -> float:
         """Enthalpy above 0 °C (for the energy balance)."""
-        return self.layer_cap * sum(self.t)
+        return CP_WATER * sum(m * t for m, t in zip(self.m, self.temp, strict=True))
 
     def temp_at(self, height_fraction: float) -> float:
-        """Temperature at a height (1 = top, 0 = bottom), linear between layer centres."""
-        n = self.n
-        pos = (1.0 - height_fraction) * n - 0.5
-        if pos <= 0:
-            return self.t[0]
-        if pos >= n - 1:
-            return self.t[-1]
-        i = int(pos)
-        f = pos - i
-        return self.t[i] * (1 - f) + self.t[i + 1] * f
+        """Temperature at a height (1 = top, 0 = bottom), linear between segment centres."""
+        target = (1.0 - height_fraction) * self.mass
+        acc = 0.0
+        prev_centre = None
+        prev_t = self.temp[0]
+        for m, t in zip(self.m, self.temp, strict=True):
+            centre = acc + 0.5 * m
+            if target <= centre:
+                if prev_centre is None or centre <= prev_centre:
+                    return t
+                f = (target - prev_centre) / (centre - prev_centre)
+                return prev_t + (t - prev_t) * f
+            prev_centre, prev_t = centre, t
+            acc += m
+        return self.temp[-1]
+
+    def _slice_mean(self, start: float, end: float) -> float:
+        acc = 0.0
+        e = 0.0
+        for m, t in zip(self.m, self.temp, strict=True):
+            lo, hi = max(start, acc), min(end, acc + m)
+            if hi > lo:
+                e += (hi - lo) * t
+            acc += m
+            if acc >= end:
+                break
+        return e / (end - start)
+
+    # ----------------------------------------------------------------- flow
+    def outlet_temp(self, dm: float, from_top: bool) -> float:
+        """Mean temperature of the ``dm`` kg that leaves at one end on the next step."""
+        if dm <= 0.0:
+            return self.temp[0] if from_top else self.temp[-1]
+        need = dm
+        e = 0.0
+        order = range(len(self.m)) if from_top else range(len(self.m) - 1, -1, -1)
+        for i in order:
+            take = min(self.m[i], need)
+            e += take * self.temp[i]
+            need -= take
+            if need <= 0.0:
+                break
+        return e / (dm - need)
+
+    def _remove(self, dm: float, from_top: bool) -> None:
+        m, temp = self.m, self.temp
+        while dm > 1e-12 and m:
+            i = 0 if from_top else len(m) - 1
+            take = min(m[i], dm)
+            m[i] -= take
+            dm -= take
+            if m[i] <= 1e-9:
+                del m[i]
+                del temp[i]
+
+    def _add(self, dm: float, t_in: float, at_top: bool) -> None:
+        m, temp = self.m, self.temp
+        i = 0 if at_top else len(m) - 1
+        if m and (m[i] < self.layer_mass or abs(temp[i] - t_in) < MERGE_K):
+            temp[i] = (m[i] * temp[i] + dm * t_in) / (m[i] + dm)
+            m[i] += dm
+        elif at_top:
+            m.insert(0, dm)
+            temp.insert(0, t_in)
+        else:
+            m.append(dm)
+            temp.append(t_in)
 
     def step(self, dt: float, m_net: float, t_in: float) -> None:
-        """Advance by ``dt`` with ``m_net`` kg/s entering the top (negative: the bottom).
-
-        The water leaving is at the pre-step outlet layer temperature, which is what
-        the caller used for its header mixing; that keeps the balance exact.
-        """
-        t = self.t
-        n = self.n
-        if m_net != 0.0:
-            k = abs(m_net) * dt / self.layer_mass
-            sub = 1
-            while k > 0.5:
-                k *= 0.5
-                sub *= 2
-            for _ in range(sub):
-                if m_net > 0.0:
-                    for i in range(n - 1, 0, -1):
-                        t[i] += k * (t[i - 1] - t[i])
-                    t[0] += k * (t_in - t[0])
-                else:
-                    for i in range(n - 1):
-                        t[i] += k * (t[i + 1] - t[i])
-                    t[n - 1] += k * (t_in - t[n - 1])
-        # Conduction and mixing between neighbours, and losses to the room.
-        cap = self.layer_cap
-        g = self.g_mix * dt / cap
-        ua = self.ua_layer * dt / cap
+        """Advance by ``dt`` with ``m_net`` kg/s entering the top (negative: the bottom)."""
+        if m_net > 0.0:
+            dm = m_net * dt
+            self._remove(dm, from_top=False)
+            self._add(dm, t_in, at_top=True)
+        elif m_net < 0.0:
+            dm = -m_net * dt
+            self._remove(dm, from_top=True)
+            self._add(dm, t_in, at_top=False)
+        m, temp = self.m, self.temp
+        n = len(m)
+        # Conduction and plume mixing between neighbours (bounded for stability).
+        g_dt = self.g_mix * dt * self.layer_mass / CP_WATER
+        for i in range(n - 1):
+            mi, mj = m[i], m[i + 1]
+            d = temp[i] - temp[i + 1]
+            # Conductance scales with 1 / distance between segment centres.
+            q = g_dt * 2.0 / (mi + mj) * d  # kg*K exchanged
+            cap = 0.25 * min(mi, mj) * abs(d)
+            if q > cap:
+                q = cap
+            elif q < -cap:
+                q = -cap
+            temp[i] -= q / mi
+            temp[i + 1] += q / mj
+        # Losses to the room, in proportion to each segment's share of the wall.
+        k = self.ua * dt / (self.mass * CP_WATER)
         room = self.room
         loss = 0.0
-        prev = t[0]
-        for i in range(n - 1):
-            nxt = t[i + 1]
-            q = g * (prev - nxt)
-            t[i] -= q
-            t[i + 1] += q
-            prev = nxt + q
         for i in range(n):
-            d = ua * (t[i] - room)
-            t[i] -= d
-            loss += d
-        loss_kj = loss * cap
+            d = k * (temp[i] - room)
+            temp[i] -= d
+            loss += m[i] * d
+        loss_kj = loss * CP_WATER
         self.loss_kj += loss_kj
         self.last_loss_kw = loss_kj / dt if dt > 0 else 0.0
-        # Buoyancy: a colder layer above a warmer one overturns.
-        for _ in range(n):
-            inverted = False
-            for i in range(n - 1):
-                if t[i] < t[i + 1] - 1e-12:
-                    avg = 0.5 * (t[i] + t[i + 1])
-                    t[i] = t[i + 1] = avg
-                    inverted = True
-            if not inverted:
-                break
+        # Buoyancy and housekeeping: overturn inversions, join equal neighbours, and
+        # keep interior segments no smaller than a nominal layer.
+        i = 0
+        while i < len(m) - 1:
+            small = m[i] < 0.5 * self.layer_mass and 0 < i < len(m) - 1
+            inverted = temp[i] < temp[i + 1] - 1e-12
+            alike = (
+                abs(temp[i] - temp[i + 1]) < MERGE_K and m[i] + m[i + 1] <= 1.5 * self.layer_mass
+            )
+            if inverted or alike or small:
+                mt = m[i] + m[i + 1]
+                temp[i] = (m[i] * temp[i] + m[i + 1] * temp[i + 1]) / mt
+                m[i] = mt
+                del m[i + 1]
+                del temp[i + 1]
+                if i > 0:
+                    i -= 1
+                continue
+            i += 1
