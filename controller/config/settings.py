@@ -156,6 +156,8 @@ class Tuning(_Section):
     injection_temp_guard: PidTuning = PidTuning(kp=20.0, ki=20.0 / 60.0)
     """Cuts injection flow, % per K, when DH supply falls below setpoint - guard_k."""
     injection_guard_k: Pos = 0.6
+    charge_margin_k: Annotated[float, Field(ge=0, le=2)] = 0.5
+    """While the heat pump charges the tank, DH supply aims this far above setpoint."""
 
 
 class HeatPumpSequencing(_Section):
@@ -164,7 +166,7 @@ class HeatPumpSequencing(_Section):
     max_starts_per_hour: Annotated[int, Field(ge=1, le=60)] = 4
     source_min_kw: NonNeg = 150.0
     """IT heat below this for ``source_low_s`` stops the heat pump (nothing to recover)."""
-    source_low_s: NonNeg = 300.0
+    source_low_s: NonNeg = 1800.0
     auto_reset_trips_per_day: Annotated[int, Field(ge=0, le=10)] = 2
     trip_reset_delay_s: NonNeg = 120.0
 

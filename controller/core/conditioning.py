@@ -47,6 +47,8 @@ class PlantView:
     hp_evap_out: float | None = None
     hp_evap_sat: float | None = None
     hp_setpoint: float | None = None
+    hp_cond_flow_m3h: float | None = None
+    tank_top: float | None = None
     pumps_running: dict[str, bool] = field(default_factory=dict)
     pumps_available: dict[str, bool] = field(default_factory=dict)
     pump_speed: dict[str, float | None] = field(default_factory=dict)
@@ -116,6 +118,7 @@ class Conditioner:
                 "evap_outlet_temp",
                 "evap_sat_temp",
                 "supply_setpoint",
+                "cond_flow",
             ],
             ["network_available", "injection_enabled", "heat_demand", "supply_setpoint"],
         )
@@ -190,6 +193,7 @@ class Conditioner:
         v.hp_evap_out = g(kh["evap_outlet_temp"])
         v.hp_evap_sat = g(kh["evap_sat_temp"])
         v.hp_setpoint = g(kh["supply_setpoint"])
+        v.hp_cond_flow_m3h = g(kh["cond_flow"])
         # Pumps: available = no fault reported and the PLC is talking to us.
         v.plc_known = self.plc not in img.comms_lost
         avail, running, speed = v.pumps_available, v.pumps_running, v.pump_speed
@@ -209,4 +213,5 @@ class Conditioner:
         # Tank, against the usable temperature span right now.
         t_cold = v.dh_return if v.dh_return is not None else 40.0
         self.tank.update([g(k) for k in self.tank_keys], t_cold, dh_setpoint)
+        v.tank_top = self.tank.temps[0] if self.tank.temps and self.tank.soc is not None else None
         return v

@@ -16,9 +16,11 @@ from __future__ import annotations
 from controller.config.settings import SiteSettings
 from controller.core.pid import Loop
 
+PV_FILTER_S = 10.0
+
 
 class FwsLoop:
-    __slots__ = ("fan", "loop", "split", "valve")
+    __slots__ = ("fan", "loop", "pv", "split", "valve")
 
     def __init__(self, settings: SiteSettings) -> None:
         t = settings.tuning
@@ -35,6 +37,7 @@ class FwsLoop:
         )
         self.valve = 100.0
         self.fan = 100.0
+        self.pv: float | None = None
 
     def output_for(self, valve: float, fan: float) -> float:
         """The loop output that corresponds to measured actuator positions."""
@@ -48,13 +51,21 @@ class FwsLoop:
         self.loop.track(self.output_for(valve, fan), pv)
 
     def force_full(self, pv: float | None) -> None:
-        self.loop.track(100.0, pv)
+        self.loop.track(100.0, self.pv if self.pv is not None else pv)
 
     def step(self, pv: float | None, dt: float, *, valve_pinned_open: bool) -> None:
         loop = self.loop
         loop.set_limits(self.split if valve_pinned_open else 0.0, 100.0)
         # Without a trustworthy temperature the loop holds (the interlock handles safety).
-        u = loop.update(pv, dt) if pv is not None else loop.last_output
+        if pv is None:
+            u = loop.last_output
+        else:
+            # A short filter keeps sensor noise off the valve (it wore out as travel),
+            # small beside the ~150 s of the facility-water loop.
+            f = self.pv
+            f = pv if f is None else f + (pv - f) * dt / (PV_FILTER_S + dt)
+            self.pv = f
+            u = loop.update(f, dt)
         split = self.split
         self.valve = min(u, split) / split * 100.0
         self.fan = max(0.0, u - split) / (100.0 - split) * 100.0

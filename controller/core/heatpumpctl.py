@@ -28,6 +28,7 @@ from controller.core.pid import Loop
 from controller.core.ramp import Ramp, RampConfig
 
 SOURCE_TRACK_MARGIN_KW = 50.0
+SOURCE_LOW_MARGIN_K = 3.0
 IT_FILTER_S = 300.0
 DAY_S = 86400.0
 
@@ -117,7 +118,11 @@ class HeatPumpControl:
                 self._source_low_since = now
         else:
             self._source_low_since = None
-        source_ok = (
+        # Stop for lack of source only when it lasts (a job stop of 20 min is ridden
+        # through at minimum load) or when facility water nears its low limit.
+        fws = view.fws_supply
+        near_low = fws is not None and fws < lim.fws_supply_low + SOURCE_LOW_MARGIN_K
+        source_ok = not near_low and (
             self._source_low_since is None or now - self._source_low_since < s.heatpump.source_low_s
         )
         if not available or not source_ok:
@@ -216,15 +221,40 @@ class HeatPumpControl:
         # Outlet setpoint: ramped DH setpoint plus trim on the mixed supply temperature.
         base = self.setpoint_ramp.step(dh_setpoint, now)
         trim = self.trim_loop
-        trim.setpoint = base
+        # While charging, aim a little above the setpoint: the tank top then still
+        # meets the contract when it alone supplies the network later.
+        ff = self._mixing_trim(view, base) if injecting and running else 0.0
+        discharging = ff > 0.0
+        trim.setpoint = base if discharging else base + s.tuning.charge_margin_k
         if injecting and running and view.dh_supply is not None:
-            t = trim.update(view.dh_supply, dt)
+            t = ff + trim.update(view.dh_supply, dt)
+        elif running:
+            trim.track(s.tuning.charge_margin_k, view.dh_supply)
+            t = s.tuning.charge_margin_k
         else:
             trim.track(0.0, view.dh_supply)
             t = 0.0
+        lo, hi = s.tuning.hp_trim_range_k
+        t = min(hi, max(lo, t))
         lim = s.limits
         cmd.setpoint = min(lim.hp_setpoint_max, max(lim.hp_setpoint_min, base + t))
         return cmd
+
+    @staticmethod
+    def _mixing_trim(view: PlantView, setpoint: float) -> float:
+        """Outlet offset that makes heat-pump water and tank-top water mix to the setpoint.
+
+        While the tank discharges, the network gets (m_c T_hp + m_x T_top) / m_d. Solving
+        for T_hp gives the offset at once when the tank joins or runs dry; the PI trim
+        only corrects what this misses (sensor errors, losses).
+        """
+        m_d, m_c, top = view.dh_flow_m3h, view.hp_cond_flow_m3h, view.tank_top
+        if m_d is None or m_c is None or top is None or m_c < 0.5:
+            return 0.0
+        m_x = m_d - m_c
+        if m_x <= 0.0:
+            return 0.0
+        return m_x / m_c * (setpoint - top)
 
     def hand_over(self, view: PlantView, now: float) -> None:
         """Start from the plant as found (STARTUP, MANUAL): no jump on the first step."""

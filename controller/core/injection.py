@@ -20,7 +20,7 @@ MIN_SPEED = 10.0
 TRIM_SPAN = 40.0
 COLD_STOP_K = 5.0
 COLD_STOP_S = 120.0
-SOC_HYST = 0.05
+SOC_TAPER = 0.1
 
 
 class InjectionControl:
@@ -65,16 +65,19 @@ class InjectionControl:
         )
 
     def deliverable(self, demand: float, soc: float | None, hp_heat: float | None) -> float:
-        """What we can promise now: the demand, or what the heat pump makes if the tank is empty."""
+        """What we can promise now: the demand, tapering to what the heat pump makes.
+
+        The tank's share of the delivery fades out over the last ``SOC_TAPER`` of its
+        charge, so the thermocline never reaches the outlet at full discharge flow
+        (the supply temperature would sag, then overshoot when the tank stops).
+        """
         soc_min = self.settings.limits.tank_soc_min
-        if soc is not None:
-            if soc < soc_min:
-                self.soc_limited = True
-            elif soc > soc_min + SOC_HYST:
-                self.soc_limited = False
-        if self.soc_limited:
-            return min(demand, max(0.0, hp_heat or 0.0))
-        return demand
+        hp = max(0.0, hp_heat or 0.0)
+        if soc is None or demand <= hp:
+            return demand
+        share = min(1.0, max(0.0, (soc - soc_min) / SOC_TAPER))
+        self.soc_limited = share < 1.0
+        return hp + (demand - hp) * share
 
     def step(
         self,
