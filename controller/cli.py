@@ -23,6 +23,8 @@ Register = Callable[[argparse._SubParsersAction], None]
 BUILTIN_COMMANDS: tuple[str, ...] = (
     "controller.config.cli:register_registermap",
     "controller.fieldbus.probe:register_probe",
+    "controller.runcli:register_run",
+    "controller.runcli:register_check",
 )
 
 

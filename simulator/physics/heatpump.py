@@ -53,7 +53,6 @@ class HeatPump:
         c_c = cap / cfg.cond_design_delta_t_k
         eps_c = cfg.cond_design_delta_t_k / (cfg.cond_design_delta_t_k + cfg.cond_design_approach_k)
         self.ua_cond_clean = -c_c * math.log(1 - eps_c)
-        del design_evap_flow_kg_s  # sizing is from the rated temperature differences
         self.evap_fouling = 1.0
         self.cond_fouling = 1.0
         self.m_cond_min = cfg.cond_flow_min_m3h / 3.6 * 0.98  # kg/s, water near 60 °C
@@ -75,6 +74,7 @@ class HeatPump:
         self._evap_low_s = 0.0
         self._cond_high_s = 0.0
         self._no_flow_s = 0.0
+        self._m_evap = design_evap_flow_kg_s
         # Thermal outputs of the last exchange.
         self.q_cond = 0.0
         self.q_evap = 0.0
@@ -119,7 +119,7 @@ class HeatPump:
         ramp = cfg.ramp_pct_per_min / 60.0 * dt
         if st is HpState.TRIPPED:
             self.load = 0.0
-            if self.reset_request and not self.cause_active:
+            if self.reset_request and not self.cause_active and not self._fault_persists():
                 self.state = HpState.OFF
                 self.fault = HpFault.NONE
             self.reset_request = False
@@ -168,6 +168,18 @@ class HeatPump:
         else:
             self.m_cond = 0.0
 
+    def _fault_persists(self) -> bool:
+        """A protection trip cannot be reset while its physical cause is still there."""
+        cfg = self.cfg
+        f = self.fault
+        if f == HpFault.LOW_EVAPORATING:
+            return self.t_evap_sat < cfg.evap_trip_sat
+        if f == HpFault.HIGH_CONDENSING:
+            return self.t_cond_sat > cfg.cond_trip_sat
+        if f == HpFault.NO_EVAPORATOR_FLOW:
+            return self._m_evap < 0.5
+        return False
+
     def _must_unload(self) -> bool:
         cfg = self.cfg
         return (
@@ -183,13 +195,19 @@ class HeatPump:
         cfg = self.cfg
         self.t_cond_in = t_cond_in
         self.t_evap_in = t_evap_in
+        self._m_evap = m_evap
         q_cond = self.load * 0.01 * cfg.capacity_kw
         m_c = self.m_cond
         c_e = m_evap * CP_WATER
         if q_cond <= 0.0 or m_c <= 0.0 or c_e <= 1e-6:
             self.q_cond = self.q_evap = self.w_el = self.cop = 0.0
             relax = min(1.0, dt / 600.0)
-            self.t_cond_out += (t_cond_in - self.t_cond_out) * relax
+            if m_c > 0.0:
+                # Water still flows through a condenser that makes no heat: it leaves
+                # as it came (anything else would create energy).
+                self.t_cond_out = t_cond_in
+            else:
+                self.t_cond_out += (t_cond_in - self.t_cond_out) * relax
             self.t_evap_out = t_evap_in
             self.t_evap_sat += (t_evap_in - self.t_evap_sat) * relax
             self.t_cond_sat += (self.t_cond_out - self.t_cond_sat) * relax

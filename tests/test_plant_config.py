@@ -1,0 +1,223 @@
+"""config/plant.toml: the shipped site loads, and a broken copy is refused with the
+field and the line an operator has to fix.
+
+Each broken file is a copy of the shipped one with one deliberate mistake, so the
+line numbers asserted are found in the copy, never hard-coded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from controller.config.tomlfile import ConfigError, ConfigProblem
+from simulator.plantconfig import PlantConfig, load_plant_config
+
+SHIPPED = Path(__file__).resolve().parent.parent / "config" / "plant.toml"
+
+
+def _lines() -> list[str]:
+    return SHIPPED.read_text(encoding="utf-8").splitlines()
+
+
+def _header(lines: list[str], section: str, nth: int = 0) -> int:
+    """0-based index of the ``nth`` header line ``[section]`` / ``[[section]]``."""
+    found = [
+        i
+        for i, line in enumerate(lines)
+        if line.split("#")[0].strip() in (f"[{section}]", f"[[{section}]]")
+    ]
+    return found[nth]
+
+
+def _key(lines: list[str], section: str, key: str, nth: int = 0) -> int:
+    """0-based index of ``key = ...`` inside the ``nth`` ``section`` table."""
+    start = _header(lines, section, nth)
+    for i in range(start + 1, len(lines)):
+        text = lines[i].strip()
+        if text.startswith("["):
+            break
+        if text.split("=")[0].strip() == key:
+            return i
+    raise AssertionError(f"{section}.{key} is not in the shipped file")
+
+
+def _write(tmp_path: Path, lines: list[str]) -> Path:
+    path = tmp_path / "plant.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _problems(path: Path) -> list[ConfigProblem]:
+    with pytest.raises(ConfigError) as info:
+        load_plant_config(path)
+    err = info.value
+    assert err.path == path
+    assert err.problems
+    for p in err.problems:  # every located problem is rendered with its line
+        if p.line is not None:
+            assert f"line {p.line}: {p.field}" in str(err)
+    return err.problems
+
+
+def _only(problems: list[ConfigProblem]) -> ConfigProblem:
+    assert len(problems) == 1, problems
+    return problems[0]
+
+
+# ---------------------------------------------------------------- the shipped file
+def test_shipped_config_loads_as_the_reference_site() -> None:
+    cfg = load_plant_config(SHIPPED)
+    assert isinstance(cfg, PlantConfig)
+    # DESIGN.md §2, figure by figure.
+    assert cfg.racks == 8 and cfg.it.rack_power_kw == 130.0
+    assert cfg.it.liquid_fraction == 0.85
+    assert [c.name for c in cfg.cdus] == ["cdu01", "cdu02"]
+    assert cfg.heatpump.capacity_kw == 1200.0
+    assert cfg.heatpump.eta_carnot == 0.5
+    assert cfg.heatpump.min_load_pct == 20.0
+    assert cfg.heatpump.min_run_s == 600.0 and cfg.heatpump.min_off_s == 300.0
+    assert cfg.tank.volume_m3 == 100.0 and cfg.tank.layers >= 8
+    assert (cfg.drycoolers.units, cfg.drycoolers.capacity_kw) == (2, 600.0)
+    assert cfg.drycoolers.design_ambient == 35.0
+    assert cfg.valve.stroke_s == 15.0
+    assert cfg.plc.watchdog_s == 10.0
+    assert cfg.heatmeter.flow_in_return is True
+
+
+# ---------------------------------------------------------------- unknown fields
+def test_unknown_field_is_named_with_its_line(tmp_path: Path) -> None:
+    lines = _lines()
+    at = _key(lines, "drycoolers", "design_ambient") + 1
+    lines.insert(at, "fan_speed_max = 1.0")
+    p = _only(_problems(_write(tmp_path, lines)))
+    assert p.field == "drycoolers.fan_speed_max"
+    assert p.line == at + 1
+    assert "unknown field" in p.message
+
+
+def test_misspelt_section_is_named_with_its_header_line(tmp_path: Path) -> None:
+    lines = _lines()
+    at = _header(lines, "valve")
+    lines[at] = "[valves]"
+    problems = _problems(_write(tmp_path, lines))
+    assert "valves" in {p.field for p in problems}
+    p = next(p for p in problems if p.field == "valves")
+    assert p.line == at + 1
+    assert "unknown field" in p.message
+
+
+# ---------------------------------------------------------------- wrong types and values
+def test_wrong_type_is_named_with_its_line(tmp_path: Path) -> None:
+    lines = _lines()
+    at = _key(lines, "heatpump", "capacity_kw")
+    lines[at] = 'capacity_kw = "1.2 MW"'
+    p = _only(_problems(_write(tmp_path, lines)))
+    assert p.field == "heatpump.capacity_kw"  # not drycoolers.capacity_kw, also in the file
+    assert p.line == at + 1
+    assert "number" in p.message
+
+
+def test_wrong_type_in_the_second_cdu_is_named_with_its_index_and_line(tmp_path: Path) -> None:
+    lines = _lines()
+    at = _key(lines, "cdus", "racks", nth=1)
+    assert at != _key(lines, "cdus", "racks", nth=0)
+    lines[at] = 'racks = "four"'
+    p = _only(_problems(_write(tmp_path, lines)))
+    assert p.field == "cdus[1].racks"
+    assert p.line == at + 1
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "bad"),
+    [
+        ("valve", "stroke_s", "0.0"),  # must be > 0
+        ("tank", "layers", "4"),  # at least 8 layers
+        ("heatpump", "eta_carnot", "1.2"),  # a Carnot fraction above 1
+        ("heatmeter", "flow_bias_pct", "12.0"),  # MID meters are not 12 % off
+    ],
+)
+def test_out_of_range_value_is_named_with_its_line(
+    tmp_path: Path, section: str, key: str, bad: str
+) -> None:
+    lines = _lines()
+    at = _key(lines, section, key)
+    lines[at] = f"{key} = {bad}"
+    p = _only(_problems(_write(tmp_path, lines)))
+    assert p.field == f"{section}.{key}"
+    assert p.line == at + 1
+
+
+# ---------------------------------------------------------------- cross-field checks
+@pytest.mark.parametrize(
+    ("section", "key", "bad", "named"),
+    [
+        ("drycoolers", "design_ambient", "45.0", "design_ambient"),  # warmer than water out
+        ("drycoolers", "design_water_out", "55.0", "design_water_out"),  # above water in
+        ("tank", "cold_temp", "75.0", "cold_temp"),  # above hot_temp
+        ("heatpump", "evap_trip_sat", "9.0", "evap_trip_sat"),  # above the unload limit
+    ],
+)
+def test_out_of_order_temperatures_are_refused_in_their_section(
+    tmp_path: Path, section: str, key: str, bad: str, named: str
+) -> None:
+    lines = _lines()
+    at = _key(lines, section, key)
+    lines[at] = f"{key} = {bad}"
+    p = _only(_problems(_write(tmp_path, lines)))
+    # The check spans several fields, so it is reported on the section (or the field).
+    assert p.field in (section, f"{section}.{key}")
+    assert p.line in (_header(lines, section) + 1, at + 1)
+    assert named in p.message
+
+
+# ---------------------------------------------------------------- syntax
+@pytest.mark.parametrize(
+    ("section", "key", "broken"),
+    [
+        ("valve", "stroke_s", "stroke_s = 15.0.0"),
+        ("tank", "room_temp", "room_temp = "),
+        ("plc", "watchdog_s", 'watchdog_s = "10 s'),
+    ],
+)
+def test_toml_syntax_error_names_its_line(
+    tmp_path: Path, section: str, key: str, broken: str
+) -> None:
+    lines = _lines()
+    at = _key(lines, section, key)
+    lines[at] = broken
+    p = _only(_problems(_write(tmp_path, lines)))
+    assert p.line == at + 1
+    assert "TOML syntax" in p.message
+
+
+def test_broken_table_header_names_its_line(tmp_path: Path) -> None:
+    lines = _lines()
+    at = _header(lines, "heatmeter")
+    lines[at] = "[heatmeter"
+    p = _only(_problems(_write(tmp_path, lines)))
+    assert p.line == at + 1
+    assert "TOML syntax" in p.message
+
+
+# ---------------------------------------------------------------- all at once
+def test_every_problem_is_reported_together(tmp_path: Path) -> None:
+    lines = _lines()
+    a = _key(lines, "heatpump", "min_run_s")
+    lines[a] = 'min_run_s = "ten minutes"'
+    b = _key(lines, "tank", "volume_m3")
+    lines[b] = "volume_m3 = -100.0"
+    c = _key(lines, "sensors", "temp_lag_s") + 1
+    lines.insert(c, "temp_lag_ms = 8000")
+    found = {(p.field, p.line) for p in _problems(_write(tmp_path, lines))}
+    assert found == {
+        ("heatpump.min_run_s", a + 1),
+        ("tank.volume_m3", b + 1),
+        ("sensors.temp_lag_ms", c + 1),
+    }
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    p = _only(_problems(tmp_path / "absent.toml"))
+    assert "not found" in p.message
