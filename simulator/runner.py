@@ -149,7 +149,12 @@ class ClosedLoop:
     def _new_core(self, now: float) -> ControlCore:
         return ControlCore(self.site.settings, self.reverts, self.alarm_defs, now=now)
 
-    def run(self, progress: Callable[[float], None] | None = None) -> RunResult:
+    def run(
+        self,
+        progress: Callable[[float], None] | None = None,
+        observer: Callable[[float, Plant, Any], None] | None = None,
+    ) -> RunResult:
+        """Step to the end. ``observer(t, plant, last_output)`` sees every plant step."""
         sc = self.scenario
         plant = self.plant
         dt = sc.dt
@@ -217,6 +222,8 @@ class ClosedLoop:
                 if self.controller_kind == "ours"
                 else ("LOCAL" if plant.local_safe_mode else "NONE"),
             )
+            if observer is not None:
+                observer(t + dt, plant, self.last_output)
             if t >= next_rec:
                 self._record(t, b, mode)
                 next_rec = t + self.record_every
@@ -300,4 +307,5 @@ class ClosedLoop:
 
 def run_scenario(scenario: Scenario | str, **kwargs: Any) -> RunResult:
     progress = kwargs.pop("progress", None)
-    return ClosedLoop(scenario, **kwargs).run(progress)
+    observer = kwargs.pop("observer", None)
+    return ClosedLoop(scenario, **kwargs).run(progress, observer)

@@ -245,13 +245,14 @@ class ControlCore:
         causes = self._interlock_causes(view, now)
         il = self.interlocks
         il.update(causes, now)
+        network_safe_mode = s.interlocks.network_loss == "safe"
         for trip in il.tripped_now:
             events.append(
                 CoreEvent(now, "interlock", f"interlock {trip} tripped", {"interlock": str(trip)})
             )
-            if trip in FORCE_FULL_COOLING:
+            if trip in FORCE_FULL_COOLING or (trip is Interlock.NETWORK_LOST and network_safe_mode):
                 self.fws.force_full(view.fws_supply)
-        network_safe = s.interlocks.network_loss == "safe" and il.active(Interlock.NETWORK_LOST)
+        network_safe = network_safe_mode and il.active(Interlock.NETWORK_LOST)
         safe = il.safe or network_safe
         # 3. Mode.
         starting = (now - self.started < s.scan.startup_s) or view.fws_supply is None

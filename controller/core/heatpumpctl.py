@@ -27,7 +27,6 @@ from controller.core.conditioning import PlantView
 from controller.core.pid import Loop
 from controller.core.ramp import Ramp, RampConfig
 
-SOURCE_TRACK_MARGIN_KW = 50.0
 SOURCE_LOW_MARGIN_K = 3.0
 IT_FILTER_S = 300.0
 DAY_S = 86400.0
@@ -202,11 +201,11 @@ class HeatPumpControl:
         if running:
             q = min(q_want, q_source)
             cmd.limited_by_source = q_source < q_want
+            # External reset: the loop that lost the low select follows the winner.
             if cmd.limited_by_source:
-                # The tank loop may not push past what the source allows (anti-windup).
-                self.soc_loop.track(q_source - deliver_kw, soc)
+                self.soc_loop.reset_feedback(q_source - deliver_kw)
             else:
-                self.source_loop.track(q_want + SOURCE_TRACK_MARGIN_KW - ff, pv)
+                self.source_loop.reset_feedback(q_want - ff)
             q = min(self.cap, max(self.q_min, q))
         else:
             # Idle: loops follow what the unit makes now, ready for a bumpless start.
@@ -214,7 +213,7 @@ class HeatPumpControl:
             cmd.limited_by_source = False
             start_q = self.q_min
             self.soc_loop.track(start_q - deliver_kw, soc)
-            self.source_loop.track(max(start_q, q_want) + SOURCE_TRACK_MARGIN_KW - ff, pv)
+            self.source_loop.reset_feedback(max(start_q, q_want) - ff)
         cmd.q_target_kw = q
         cmd.q_source_kw = q_source
         cmd.load_pct = q / self.cap * 100.0 if enable else 0.0

@@ -130,13 +130,14 @@ class InjectionControl:
         trim = self.power.update(pw, dt) if pw is not None else self.power.last_output
         u_power = ff + trim
         u_guard = self.guard.update(supply, dt) if supply is not None else self.guard.last_output
+        # Low select with external reset: the loser's integral follows the winner.
         if u_guard < u_power:
             self.limited_by_temp = True
-            self.power.track(u_guard - ff, pw)
+            self.power.reset_feedback(u_guard - ff)
             u = u_guard
         else:
             self.limited_by_temp = False
-            self.guard.track(min(100.0, u_power + 5.0), supply)
+            self.guard.reset_feedback(u_power)
             u = u_power
         self.speed = min(100.0, max(MIN_SPEED, u))
         return self.speed

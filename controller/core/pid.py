@@ -7,8 +7,9 @@ This wrapper gives it a constant clock (dt is always passed explicitly), sets
 plant needs that simple-pid leaves out:
 
 * bumpless hand-over: ``track(u, pv)`` sets the integral so the next output is
-  exactly ``u`` with P-on-error, for manual -> auto, mode changes, and the
-  external-reset feedback of override (min/max selected) loops;
+  exactly ``u`` with P-on-error, for manual -> auto and mode changes;
+* external-reset feedback for override (min/max-selected) loops:
+  ``reset_feedback(u_selected)`` puts the selected output in the integral;
 * reverse action: ``direct=False`` flips the sign of the gains for loops where a
   rising measurement needs a rising output (cooling).
 """
@@ -96,6 +97,20 @@ class Loop:
         pid.set_auto_mode(False)
         pid.set_auto_mode(True, last_output=out - p_term)
         self.last_output = out
+
+    def reset_feedback(self, selected: float) -> None:
+        """External-reset feedback for override (min/max-selected) loops.
+
+        The loop that is not selected gets the selected output as its integral, so
+        its own P term decides, step by step, whether it would take over: above the
+        selected value it stays out, below it it wins the low select at once. (A
+        bumpless ``track`` here would cancel the P term every step and the override
+        could never act.)
+        """
+        pid = self._pid
+        lo, hi = pid.output_limits
+        pid.set_auto_mode(False)
+        pid.set_auto_mode(True, last_output=min(hi, max(lo, selected)))
 
     @property
     def components(self) -> tuple[float, float, float]:

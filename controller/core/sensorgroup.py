@@ -6,7 +6,9 @@ stuck or drifting sensor without the loop ever seeing it. Each member is also ju
 on its own so the operator learns which one to replace:
 
 * bad: no usable value (comms, sentinel, out of plausible range - decided upstream);
-* frozen: not one change for ``frozen_s`` while the rest of the group moved;
+* frozen: not one change for ``frozen_s`` while the rest of the group moved (by
+  0.3 K, or - in groups of 3 or more - by flickering: every other member changed its
+  reading at least ``FROZEN_FLICKERS`` times, as live sensors do through noise);
 * deviant: further than ``tol`` from the others for ``disagree_s`` (needs 3 members
   to know which one is wrong; with 2, the group reports a disagreement instead).
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 FROZEN_MOVE_K = 0.3  # the rest of the group must move this much to call a sensor frozen
+FROZEN_FLICKERS = 3  # ... or every other member must have changed its reading this often
 
 
 def _median(xs: list[float]) -> float:
@@ -32,6 +35,8 @@ class SensorGroup:
         "_dev_since",
         "_good_since",
         "_last",
+        "_changes",
+        "_changes_at",
         "_last_change",
         "_ref_at_change",
         "bad",
@@ -64,6 +69,8 @@ class SensorGroup:
         self.value: float | None = None
         self._last: list[float | None] = [None] * n
         self._last_change = [0.0] * n
+        self._changes = [0] * n  # readings changed, per member
+        self._changes_at: list[list[int]] = [[0] * n for _ in range(n)]
         self._ref_at_change: list[float | None] = [None] * n
         self._dev_since: list[float | None] = [None] * n
         self._good_since: list[float | None] = [None] * n
@@ -103,13 +110,18 @@ class SensorGroup:
                 last_change[i] = now
                 ref_at[i] = ref if ref is not None else v
                 frozen[i] = False
-            elif (
-                not frozen[i]
-                and ref is not None
-                and now - last_change[i] >= self.frozen_s
-                and abs(ref - ref_at[i]) > FROZEN_MOVE_K  # type: ignore[operator]
-            ):
-                frozen[i] = True
+                self._changes[i] += 1
+                self._changes_at[i] = list(self._changes)
+            elif not frozen[i] and ref is not None and now - last_change[i] >= self.frozen_s:
+                moved = abs(ref - ref_at[i]) > FROZEN_MOVE_K  # type: ignore[operator]
+                # Flicker is judged only with 3+ members: with two, an ADC step that
+                # happens to sit still is indistinguishable from a stuck sensor.
+                flickered = n >= 3 and all(
+                    self._changes[j] - self._changes_at[i][j] >= FROZEN_FLICKERS
+                    for j in range(n)
+                    if j != i and raw[j] is not None
+                )
+                frozen[i] = moved or flickered
             # Deviant: judged against at least two other healthy members.
             others = nh - (0 if frozen[i] or deviant[i] else 1)
             if n < 3 or others < 2 or ref is None:
