@@ -296,6 +296,13 @@ class SiteSettings(BaseSettings):
         for _, y in self.weather_curve.points:
             if not lim.dh_supply_min <= y <= lim.dh_supply_max:
                 raise ValueError(f"weather_curve setpoint {y:g} outside DH supply limits")
+        fb = self.fieldbus
+        if fb.poll_budget_s + fb.write_budget_s > 0.9 * self.scan.period_s:
+            raise ValueError(
+                f"fieldbus.poll_budget_s ({fb.poll_budget_s:g}) + write_budget_s "
+                f"({fb.write_budget_s:g}) must leave 10 % of scan.period_s ({self.scan.period_s:g}) "
+                "for the control core"
+            )
         fws, dh = self.pumps.fws.pumps, self.pumps.dh.pumps
         if set(fws) & set(dh):
             raise ValueError("a pump cannot belong to both the fws and the dh group")

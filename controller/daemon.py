@@ -1,0 +1,248 @@
+"""The controller daemon: the imperative shell around the pure control core.
+
+Every scan cycle, on a monotonic deadline: poll the field bus (bounded), build the
+process image (plus the utility's SCADA setpoints), step the control core, write
+the commands (bounded), log what happened. SIGHUP or an edited site file reloads
+the settings all-or-nothing; SIGTERM writes every output's revert value (the
+hand-over state a plant PLC expects from a controller that leaves) and stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from controller.config.settings import LoadedSite
+from controller.core.alarms import AlarmEvent, load_alarm_catalogue
+from controller.core.core import ControlCore, CoreOutput
+from controller.core.image import ProcessImage
+from controller.fieldbus.bus import FieldBus
+from controller.fieldbus.writer import CommandError, CommandWriter
+from controller.logs import audit_logger
+from controller.reload import SiteWatcher
+from controller.scan import ScanClock
+
+log = structlog.get_logger("controller")
+
+RELOAD_CHECK_S = 2.0
+OVERRUN_ALARM_COUNT = 3
+
+
+def nest(commands: Mapping[str, float]) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    for key, value in commands.items():
+        dev, _, point = key.partition(".")
+        out.setdefault(dev, {})[point] = value
+    return out
+
+
+@dataclass
+class Extension:
+    """A part of the daemon that sees every cycle (OPC UA server, ledger, metrics)."""
+
+    name: str
+    on_cycle: Callable[[Daemon, ProcessImage, CoreOutput], None]
+    on_stop: Callable[[Daemon], Any] | None = None
+    image_extra: Callable[[Daemon], Mapping[str, float | None]] | None = None
+
+
+@dataclass
+class CycleInfo:
+    number: int = 0
+    duration_s: float = 0.0
+    poll_s: float = 0.0
+    write_s: float = 0.0
+    write_failures: int = 0
+    started_epoch: float = 0.0
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class Daemon:
+    def __init__(self, site: LoadedSite, *, duration_s: float | None = None) -> None:
+        self.site = site
+        s = site.settings
+        self.settings = s
+        self.duration_s = duration_s
+        self.bus = FieldBus(site.regmap, s.fieldbus)
+        self.writer = CommandWriter(self.bus)
+        self.reverts = {
+            f"{dev}.{p.name}": float(p.revert)
+            for dev in site.regmap.devices
+            for p in site.regmap.points_of(dev)
+            if p.revert is not None and p.writable
+        }
+        self.alarm_defs = load_alarm_catalogue(site.resolve(s.alarms_file)).alarm
+        self.time_scale = s.scan.time_scale
+        self.core = ControlCore(s, self.reverts, self.alarm_defs, now=0.0)
+        self.watcher = SiteWatcher(site)
+        self.clock = ScanClock(s.scan.period_s)
+        self.extensions: list[Extension] = []
+        self.last_output: CoreOutput | None = None
+        self.last_image: ProcessImage | None = None
+        self.cycle = CycleInfo()
+        self.stopping = asyncio.Event()
+        self.stopped_cleanly = False
+        self.audit = audit_logger(source="site file")
+        self._next_reload_check = 0.0
+        self.pending_acks: list[tuple[str, str]] = []
+
+    # ----------------------------------------------------------------- time
+    def core_now(self, mono: float) -> float:
+        """Control time: monotonic seconds since start, scaled for an accelerated plant."""
+        return (mono - self.clock.t0) * self.time_scale
+
+    def epoch_of(self, core_time: float) -> float:
+        return self._epoch0 + core_time / self.time_scale
+
+    # ----------------------------------------------------------------- lifecycle
+    def request_stop(self) -> None:
+        self.stopping.set()
+
+    def install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop)
+        loop.add_signal_handler(signal.SIGHUP, self.watcher.request)
+
+    async def run(self) -> None:
+        s = self.settings
+        log.info(
+            "controller starting",
+            site=s.site.name,
+            period_s=s.scan.period_s,
+            links=[f"{link.name}={link.endpoint}" for link in s.fieldbus.links],
+            time_scale=self.time_scale,
+        )
+        await self.bus.start()
+        self.clock = ScanClock(s.scan.period_s)
+        self._epoch0 = time.time()
+        end = None if self.duration_s is None else self.clock.t0 + self.duration_s
+        try:
+            while not self.stopping.is_set():
+                await self.clock.wait()
+                if self.stopping.is_set():
+                    break
+                await self.cycle_once()
+                self.clock.done()
+                if end is not None and time.monotonic() >= end:
+                    break
+        finally:
+            await self.shutdown()
+
+    async def cycle_once(self) -> CoreOutput:
+        mono = self.clock.cycle_started
+        info = self.cycle
+        info.number = self.clock.k
+        info.started_epoch = time.time()
+        report = await self.bus.poll_cycle(self.clock.k)
+        info.poll_s = report.duration_s
+        extra: dict[str, float | None] = {
+            "ctl.scan_overrun": 1.0 if self.clock.recent_overruns() >= OVERRUN_ALARM_COUNT else 0.0
+        }
+        for ext in self.extensions:
+            if ext.image_extra is not None:
+                extra.update(ext.image_extra(self))
+        image = ProcessImage.from_samples(self.bus.snapshot(), extra)
+        now = self.core_now(mono)
+        for alarm_id, user in self.pending_acks:
+            ev = self.core.acknowledge(alarm_id, user, now)
+            if ev is not None:
+                self.audit.info("alarm acknowledged", alarm=alarm_id, user=user)
+        self.pending_acks.clear()
+        self._maybe_reload(mono)
+        out = self.core.step(
+            image, self.settings, now, self.settings.scan.period_s * self.time_scale
+        )
+        t_write = time.monotonic()
+        try:
+            wrep = await self.writer.apply(nest(out.commands))
+            info.write_failures = len(wrep.failed)
+        except CommandError as exc:  # the core asked for something the map refuses
+            log.error("command refused", error=str(exc))
+        info.write_s = time.monotonic() - t_write
+        self._log_output(out)
+        self.last_output = out
+        self.last_image = image
+        for ext in self.extensions:
+            try:
+                ext.on_cycle(self, image, out)
+            except Exception:  # an extension must never stop the scan cycle
+                log.exception("extension failed", extension=ext.name)
+        info.duration_s = time.monotonic() - mono
+        return out
+
+    def _maybe_reload(self, mono: float) -> None:
+        if mono < self._next_reload_check and not self.watcher.requested:
+            return
+        self._next_reload_check = mono + RELOAD_CHECK_S
+        result = self.watcher.check()
+        if result is None:
+            return
+        if result.site is None:
+            log.error("site file not applied; keeping the running settings", reason=result.error)
+            return
+        self.site = result.site
+        self.settings = result.site.settings
+        for path, old, new in result.changed or []:
+            self.audit.info(
+                "setting changed", setting=path, old=old, new=new, file=str(self.site.path)
+            )
+        log.info("site file reloaded", changes=len(result.changed or []))
+
+    def _log_output(self, out: CoreOutput) -> None:
+        for e in out.events:
+            level = "warning" if e.kind in ("interlock", "comms") or "SAFE" in e.message else "info"
+            getattr(log, level)(e.message, kind=e.kind, plant_time=round(e.time, 1), **e.data)
+        for a in out.alarm_events:
+            self._log_alarm(a)
+
+    @staticmethod
+    def _log_alarm(a: AlarmEvent) -> None:
+        level = "warning" if a.kind == "raise" and a.severity >= 700 else "info"
+        getattr(log, level)(
+            "alarm " + str(a.kind),
+            kind="alarm",
+            alarm=a.alarm_id,
+            priority=str(a.priority),
+            value=a.value,
+            message=a.message,
+            user=a.user or None,
+        )
+
+    async def shutdown(self) -> None:
+        """Leave the plant in its hand-over state: every output at its revert value."""
+        log.info("controller stopping: writing revert values")
+        try:
+            await self.bus.idle()
+            report = await self.writer.revert_all()
+            log.info(
+                "revert values written",
+                written=len(report.written),
+                failed=[f"{d}.{p}" for d, p, *_ in report.failed],
+            )
+        except Exception:
+            log.exception("revert on shutdown failed")
+        for ext in self.extensions:
+            if ext.on_stop is not None:
+                try:
+                    res = ext.on_stop(self)
+                    if asyncio.iscoroutine(res):
+                        await res
+                except Exception:
+                    log.exception("extension stop failed", extension=ext.name)
+        await self.bus.stop()
+        st = self.clock.stats()
+        log.info(
+            "controller stopped",
+            cycles=st.cycles,
+            overruns=st.overruns,
+            jitter_p99_ms=round(st.jitter_p99_ms, 2),
+            duration_p99_ms=round(st.duration_p99_ms, 2),
+        )
+        self.stopped_cleanly = True
