@@ -25,6 +25,7 @@ BUILTIN_COMMANDS: tuple[str, ...] = (
     "controller.fieldbus.probe:register_probe",
     "controller.runcli:register_run",
     "controller.runcli:register_check",
+    "controller.accounting.cli:register_report",
 )
 
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 
+from controller.accounting.service import AccountingService
 from controller.config.settings import LoadedSite
 from controller.core.alarms import AlarmEvent, load_alarm_catalogue
 from controller.core.core import ControlCore, CoreOutput
@@ -47,7 +48,7 @@ class Extension:
     """A part of the daemon that sees every cycle (OPC UA server, ledger, metrics)."""
 
     name: str
-    on_cycle: Callable[[Daemon, ProcessImage, CoreOutput], None]
+    on_cycle: Callable[[Daemon, ProcessImage, CoreOutput], Awaitable[None] | None]
     on_stop: Callable[[Daemon], Any] | None = None
     image_extra: Callable[[Daemon], Mapping[str, float | None]] | None = None
 
@@ -91,6 +92,21 @@ class Daemon:
         self.audit = audit_logger(source="site file")
         self._next_reload_check = 0.0
         self.pending_acks: list[tuple[str, str]] = []
+        self._epoch0 = time.time()
+        if s.accounting.enabled:
+            self._add_accounting()
+
+    def _add_accounting(self) -> None:
+        svc = AccountingService(self.site)
+        self.accounting = svc
+        self.extensions.append(
+            Extension(
+                "accounting",
+                on_cycle=lambda d, img, out: svc.cycle(time.time(), img, out),
+                on_stop=lambda d: svc.close(),
+                image_extra=lambda d: {"ctl.meter_mismatch": svc.meter_mismatch()},
+            )
+        )
 
     # ----------------------------------------------------------------- time
     def core_now(self, mono: float) -> float:
@@ -129,7 +145,17 @@ class Daemon:
                 if self.stopping.is_set():
                     break
                 await self.cycle_once()
-                self.clock.done()
+                before = self.clock.overruns
+                duration = self.clock.done()
+                if self.clock.overruns > before:
+                    log.warning(
+                        "scan overrun",
+                        cycle=self.cycle.number,
+                        duration_ms=round(duration * 1000, 1),
+                        poll_ms=round(self.cycle.poll_s * 1000, 1),
+                        write_ms=round(self.cycle.write_s * 1000, 1),
+                        skipped_deadlines=self.clock.skipped,
+                    )
                 if end is not None and time.monotonic() >= end:
                     break
         finally:
@@ -171,7 +197,9 @@ class Daemon:
         self.last_image = image
         for ext in self.extensions:
             try:
-                ext.on_cycle(self, image, out)
+                res = ext.on_cycle(self, image, out)
+                if res is not None:
+                    await res
             except Exception:  # an extension must never stop the scan cycle
                 log.exception("extension failed", extension=ext.name)
         info.duration_s = time.monotonic() - mono

@@ -17,6 +17,8 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from controller.accounting.contract import ContractSettings
+from controller.accounting.settings import AccountingSettings
 from controller.config.registermap import RegisterMap, load_register_map
 from controller.config.tomlfile import (
     ConfigError,
@@ -257,6 +259,8 @@ class SiteSettings(BaseSettings):
     sensors: SensorSettings = SensorSettings()
     hx_monitor: HxMonitorSettings = HxMonitorSettings()
     manual: ManualSettings = ManualSettings()
+    accounting: AccountingSettings = AccountingSettings()
+    contract: ContractSettings | None = None
 
     @classmethod
     def settings_customise_sources(
@@ -300,8 +304,8 @@ class SiteSettings(BaseSettings):
         if fb.poll_budget_s + fb.write_budget_s > 0.9 * self.scan.period_s:
             raise ValueError(
                 f"fieldbus.poll_budget_s ({fb.poll_budget_s:g}) + write_budget_s "
-                f"({fb.write_budget_s:g}) must leave 10 % of scan.period_s ({self.scan.period_s:g}) "
-                "for the control core"
+                f"({fb.write_budget_s:g}) must leave 10 % of scan.period_s "
+                f"({self.scan.period_s:g}) for the control core"
             )
         fws, dh = self.pumps.fws.pumps, self.pumps.dh.pumps
         if set(fws) & set(dh):

@@ -32,11 +32,11 @@ def _median(xs: list[float]) -> float:
 
 class SensorGroup:
     __slots__ = (
+        "_changes",
+        "_changes_at",
         "_dev_since",
         "_good_since",
         "_last",
-        "_changes",
-        "_changes_at",
         "_last_change",
         "_ref_at_change",
         "bad",
