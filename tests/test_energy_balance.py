@@ -16,6 +16,8 @@ import pytest
 from simulator.runner import RunResult
 from simulator.scenario import list_scenarios
 
+pytestmark = pytest.mark.xdist_group("scenarios")
+
 REQUIRED = 0.005  # of heat in (the requirement)
 REGRESSION = 1e-6  # what the physics actually achieves is ~1e-12
 MID_CLASS_2 = 0.03  # meter vs the simulator's own integrated heat
