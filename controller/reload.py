@@ -16,7 +16,7 @@ from pathlib import Path
 from controller.config.settings import LoadedSite, load_site
 from controller.config.tomlfile import ConfigError
 
-RESTART_SECTIONS = ("fieldbus", "roles", "register_map", "plant", "scan")
+RESTART_SECTIONS = ("fieldbus", "roles", "register_map", "plant", "scan", "pumps", "accounting")
 
 
 @dataclass

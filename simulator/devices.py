@@ -124,7 +124,7 @@ class DevicePoints:
             p.m_dh * M3H,
             b.ambient_temp,
         )
-        out += [p.tank.temp_at(h) for h in self.tank_heights]
+        out += p.tank.temps_at(self.tank_heights)
         out += (dc.t_in, dc.t_out, b.ambient_temp, dc.q, dc.m_water * M3H)
         return out
 
@@ -138,8 +138,11 @@ class DevicePoints:
             vals = {dev: {} for dev, _ in self.split}
             vals.update({d: {} for d in ("heatpump", "plc", "drycooler", "heatmeter", "dhi")})
             vals.update({c.name: {} for c in p.cdus})
-        for (dev, pt), r in zip(self.split, bank.readings, strict=True):
-            vals[dev][pt] = r
+            self.values = vals
+            self._targets = [(vals[dev], pt) for dev, pt in self.split]
+            self.refresh_commands()
+        for (d, pt), r in zip(self._targets, bank.readings, strict=True):
+            d[pt] = r
         hp = p.hp
         now = p.time
         for c in p.cdus:
@@ -182,9 +185,6 @@ class DevicePoints:
         u["injection_enabled"] = 1.0 if b.injection_enabled else 0.0
         u["heat_demand"] = b.dh_demand
         u["supply_setpoint"] = b.dh_supply_setpoint
-        if not self.values:
-            self.values = vals
-            self.refresh_commands()
         for (dev, pt), v in p.sensor_overrides.items():
             vals[dev][pt] = None if math.isnan(v) else v  # NaN: the device cannot give a value
 

@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from controller.config.registermap import RegisterMap
 from controller.core.image import ProcessImage
 from controller.fieldbus.codec import EncodeError, decode, encode
-from controller.fieldbus.signals import Quality
 from simulator.pointio import PlantPoints, PointWriteError
 
 
@@ -50,11 +49,15 @@ class InProcessBus:
     def image(
         self, plant: PlantPoints, extra: Mapping[str, float | None] | None = None
     ) -> ProcessImage:
+        """The process image for this cycle.
+
+        Per-point quality is not built here: the control core reads only values (None
+        for BAD) and ``comms_lost``; the quality map is what the OPC UA server
+        publishes, which an in-process study has no use for.
+        """
         values: dict[str, float | None] = {}
-        quality: dict[str, Quality] = {}
         lost: set[str] = set()
         pv = plant.point_values()
-        good, unc, bad = Quality.GOOD, Quality.UNCERTAIN, Quality.BAD
         through = self.through_registers
         for dev, plist in self.points.items():
             fault = plant.comms_fault(dev)
@@ -62,39 +65,42 @@ class InProcessBus:
                 missed = self._missed.get(dev, 0) + 1
                 self._missed[dev] = missed
                 held = self._held.get(dev, {})
-                stale = missed >= self.stale_after
-                if stale:
+                if missed >= self.stale_after:
                     lost.add(dev)
-                for name, key, _, _ in plist:
-                    v = None if stale else held.get(name)
-                    values[key] = v
-                    quality[key] = bad if v is None else unc
+                    for _, key, _, _ in plist:
+                        values[key] = None
+                else:  # UNCERTAIN: the last values, for a few missed polls
+                    for name, key, _, _ in plist:
+                        values[key] = held.get(name)
                 continue
             self._missed[dev] = 0
             dv = pv.get(dev, {})
             held = self._held.setdefault(dev, {})
+            if through:
+                dv = self._through_words(dev, dv)
             for name, key, lo, hi in plist:
                 v = dv.get(name)
-                if v is not None and through:
-                    p = self.point_defs[key]
-                    try:
-                        v = decode(encode(v, p, check_range=False), p)
-                    except (EncodeError, OverflowError):
-                        v = None
                 # NaN fails both comparisons, so it is caught with the implausible values.
                 if v is None or not lo <= v <= hi:
-                    values[key] = None
-                    quality[key] = bad
-                    held[name] = None
-                else:
-                    values[key] = v
-                    quality[key] = good
-                    held[name] = v
-        if extra:
-            for key, v in extra.items():
+                    v = None
                 values[key] = v
-                quality[key] = good if v is not None else bad
-        return ProcessImage(values, quality, frozenset(lost))
+                held[name] = v
+        if extra:
+            values.update(extra)
+        return ProcessImage(values, {}, frozenset(lost))
+
+    def _through_words(self, dev: str, dv: Mapping[str, float | None]) -> dict[str, float | None]:
+        out: dict[str, float | None] = {}
+        for name, key, _, _ in self.points[dev]:
+            v = dv.get(name)
+            if v is not None:
+                p = self.point_defs[key]
+                try:
+                    v = decode(encode(v, p, check_range=False), p)
+                except (EncodeError, OverflowError):
+                    v = None
+            out[name] = v
+        return out
 
     def write(self, plant: PlantPoints, commands: Mapping[str, float]) -> None:
         """Send commands that changed; a device with a comms fault never receives them."""

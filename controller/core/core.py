@@ -139,6 +139,7 @@ class ControlCore:
             | {r.heatmeter, r.utility}
         )
         self.alarm_engine = AlarmEngine(list(alarms), known_signals=self.signal_names())
+        self._keys()
         self._il_keys = [(i, f"interlock.{i}") for i in Interlock]
         self._comms_keys = [(d, f"comms.{d}") for d in self._devices]
         self._group_keys = [
@@ -148,6 +149,25 @@ class ControlCore:
                 [(i, k, f"sensor.{k}", k.split(".", 1)[0]) for i, k in enumerate(grp.keys)],
             )
             for grp in self.cond.groups
+        ]
+
+    def _keys(self) -> None:
+        """Command keys, built once: the scan cycle should not format strings."""
+        s = self.settings
+        plc, hpd, dc = s.roles.plc, s.roles.heatpump, s.roles.drycooler
+        self.k_heartbeat = f"{plc}.heartbeat"
+        self.k_valve = f"{plc}.bypass_valve_cmd"
+        self.k_fan = f"{dc}.fan_speed_cmd"
+        self.k_hp_enable = f"{hpd}.enable"
+        self.k_hp_load = f"{hpd}.load_setpoint"
+        self.k_hp_setpoint = f"{hpd}.supply_setpoint"
+        self.k_hp_reset = f"{hpd}.trip_reset"
+        self.k_fws_pumps = [
+            (p, f"{plc}.{p}_run", f"{plc}.{p}_speed_cmd") for p in s.pumps.fws.pumps
+        ]
+        self.k_dh_pumps = [(p, f"{plc}.{p}_run", f"{plc}.{p}_speed_cmd") for p in s.pumps.dh.pumps]
+        self.safe_reverts = [
+            (k, v) for k, v in self.reverts.items() if k not in (self.k_fan, self.k_heartbeat)
         ]
 
     # ----------------------------------------------------------------- signals
@@ -202,6 +222,7 @@ class ControlCore:
         self.fws.loop.setpoint = new.setpoints.fws_supply_temp
         self.fws.loop.retune(t.fws.kp, t.fws.ki, t.fws.kd, view.fws_supply)
         self.fws.split = t.fws_split_pct
+        self._keys()
         self.hp.apply_settings(new, view)
         self.inj.apply_settings(new, view)
         self.interlocks.dwell_s = new.interlocks.dwell_s
@@ -401,8 +422,23 @@ class ControlCore:
             Interlock.NETWORK_LOST: not self._network_last,
         }
 
+    def _pumps_healthy(self) -> bool:
+        s = self.settings.pumps
+        return all(self.fws_pumps.healthy(p) for p in s.fws.pumps) and all(
+            self.dh_pumps.healthy(p) for p in s.dh.pumps
+        )
+
     def _degraded_reasons(self, view: PlantView) -> list[str]:
-        reasons = [f"sensor group {g.name}" for g in self.cond.groups if g.degraded]
+        groups = self.cond.groups
+        if (
+            not view.comms_lost
+            and not view.cdu_estimated
+            and not self.cond.tank.bad_sensors
+            and not any(g.degraded for g in groups)
+            and self._pumps_healthy()
+        ):
+            return []
+        reasons = [f"sensor group {g.name}" for g in groups if g.degraded]
         if self.cond.tank.bad_sensors:
             reasons.append(f"{self.cond.tank.bad_sensors} tank sensor(s)")
         reasons += [f"no data from {d}" for d in sorted(view.comms_lost)]
@@ -422,66 +458,66 @@ class ControlCore:
         safe: bool,
     ) -> dict[str, float]:
         s = self.settings
-        r = s.roles
-        plc, hpd, dc = r.plc, r.heatpump, r.drycooler
-        c: dict[str, float] = {f"{plc}.heartbeat": float(self.heartbeat)}
+        c: dict[str, float] = {self.k_heartbeat: float(self.heartbeat)}
         if mode is Mode.MANUAL and not safe:
             m = s.manual
-            c[f"{plc}.bypass_valve_cmd"] = m.bypass_valve_pct
-            c[f"{dc}.fan_speed_cmd"] = m.fan_speed_pct
-            c[f"{hpd}.enable"] = 1.0 if m.hp_enable else 0.0
-            c[f"{hpd}.load_setpoint"] = m.hp_load_pct
-            c[f"{hpd}.supply_setpoint"] = m.hp_supply_setpoint
-            c[f"{hpd}.trip_reset"] = 0.0
-            for p in s.pumps.fws.pumps:
-                c[f"{plc}.{p}_run"] = 1.0 if fws_out.run.get(p) else 0.0
-                c[f"{plc}.{p}_speed_cmd"] = fws_out.speed.get(p, 0.0)
-            for i, p in enumerate(s.pumps.dh.pumps):
+            c[self.k_valve] = m.bypass_valve_pct
+            c[self.k_fan] = m.fan_speed_pct
+            c[self.k_hp_enable] = 1.0 if m.hp_enable else 0.0
+            c[self.k_hp_load] = m.hp_load_pct
+            c[self.k_hp_setpoint] = m.hp_supply_setpoint
+            c[self.k_hp_reset] = 0.0
+            for p, k_run, k_speed in self.k_fws_pumps:
+                c[k_run] = 1.0 if fws_out.run.get(p) else 0.0
+                c[k_speed] = fws_out.speed.get(p, 0.0)
+            for p, k_run, k_speed in self.k_dh_pumps:
                 on = m.dh_pump_speed_pct > 0 and p == dh_out.duty
-                c[f"{plc}.{p}_run"] = 1.0 if on else 0.0
-                c[f"{plc}.{p}_speed_cmd"] = m.dh_pump_speed_pct if on else 0.0
-                del i
+                c[k_run] = 1.0 if on else 0.0
+                c[k_speed] = m.dh_pump_speed_pct if on else 0.0
             return c
         if mode is Mode.STARTUP and not safe:
             # Hand-over: keep the plant as found until the controller has seen it whole.
-            c[f"{plc}.bypass_valve_cmd"] = _clip(view.valve_pos, 100.0)
-            c[f"{dc}.fan_speed_cmd"] = _clip(view.fan_speed, 100.0)
-            c[f"{hpd}.enable"] = 1.0 if view.hp_running else 0.0
-            c[f"{hpd}.load_setpoint"] = _clip(view.hp_load, 0.0)
-            c[f"{hpd}.supply_setpoint"] = (
+            c[self.k_valve] = _clip(view.valve_pos, 100.0)
+            c[self.k_fan] = _clip(view.fan_speed, 100.0)
+            c[self.k_hp_enable] = 1.0 if view.hp_running else 0.0
+            c[self.k_hp_load] = _clip(view.hp_load, 0.0)
+            c[self.k_hp_setpoint] = (
                 view.hp_setpoint
                 if view.hp_setpoint is not None
-                else self.reverts.get(f"{hpd}.supply_setpoint", 65.0)
+                else self.reverts.get(self.k_hp_setpoint, 65.0)
             )
-            c[f"{hpd}.trip_reset"] = 0.0
-            for p in list(s.pumps.fws.pumps) + list(s.pumps.dh.pumps):
+            c[self.k_hp_reset] = 0.0
+            any_fws = False
+            for p, k_run, k_speed in self.k_fws_pumps + self.k_dh_pumps:
                 running = view.pumps_running.get(p, False)
-                c[f"{plc}.{p}_run"] = 1.0 if running else 0.0
-                c[f"{plc}.{p}_speed_cmd"] = _clip(view.pump_speed.get(p), 0.0) if running else 0.0
-            if not any(view.pumps_running.get(p, False) for p in s.pumps.fws.pumps):
-                duty = s.pumps.fws.pumps[0]
-                c[f"{plc}.{duty}_run"] = 1.0
-                c[f"{plc}.{duty}_speed_cmd"] = s.pumps.fws.speed_pct
+                c[k_run] = 1.0 if running else 0.0
+                c[k_speed] = _clip(view.pump_speed.get(p), 0.0) if running else 0.0
+            any_fws = any(view.pumps_running.get(p, False) for p, _, _ in self.k_fws_pumps)
+            if not any_fws:
+                _, k_run, k_speed = self.k_fws_pumps[0]
+                c[k_run] = 1.0
+                c[k_speed] = s.pumps.fws.speed_pct
             return c
-        c[f"{plc}.bypass_valve_cmd"] = _pct(self.fws.valve)
-        c[f"{dc}.fan_speed_cmd"] = _pct(self.fws.fan)
-        c[f"{hpd}.enable"] = 1.0 if hp.enable else 0.0
-        c[f"{hpd}.load_setpoint"] = _pct(hp.load_pct)
-        c[f"{hpd}.supply_setpoint"] = hp.setpoint
-        c[f"{hpd}.trip_reset"] = 1.0 if hp.trip_reset else 0.0
-        for p in s.pumps.fws.pumps:
-            c[f"{plc}.{p}_run"] = 1.0 if fws_out.run.get(p) else 0.0
-            c[f"{plc}.{p}_speed_cmd"] = _pct(fws_out.speed.get(p, 0.0))
-        for p in s.pumps.dh.pumps:
-            c[f"{plc}.{p}_run"] = 1.0 if dh_out.run.get(p) else 0.0
-            c[f"{plc}.{p}_speed_cmd"] = _pct(dh_out.speed.get(p, 0.0))
+        c[self.k_valve] = _pct(self.fws.valve)
+        c[self.k_fan] = _pct(self.fws.fan)
+        c[self.k_hp_enable] = 1.0 if hp.enable else 0.0
+        c[self.k_hp_load] = _pct(hp.load_pct)
+        c[self.k_hp_setpoint] = hp.setpoint
+        c[self.k_hp_reset] = 1.0 if hp.trip_reset else 0.0
+        run, speed = fws_out.run, fws_out.speed
+        for p, k_run, k_speed in self.k_fws_pumps:
+            c[k_run] = 1.0 if run.get(p) else 0.0
+            c[k_speed] = _pct(speed.get(p, 0.0))
+        run, speed = dh_out.run, dh_out.speed
+        for p, k_run, k_speed in self.k_dh_pumps:
+            c[k_run] = 1.0 if run.get(p) else 0.0
+            c[k_speed] = _pct(speed.get(p, 0.0))
         if safe:
             # SAFE: every output at its revert value, except the fans, which the loop
             # brings down from full only as far as the facility water allows.
-            for key, value in self.reverts.items():
-                if key not in (f"{dc}.fan_speed_cmd", f"{plc}.heartbeat"):
-                    c[key] = value
-            c[f"{hpd}.trip_reset"] = 1.0 if hp.trip_reset else 0.0
+            for key, value in self.safe_reverts:
+                c[key] = value
+            c[self.k_hp_reset] = 1.0 if hp.trip_reset else 0.0
         return c
 
     def _revert_lost_devices(

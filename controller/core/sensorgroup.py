@@ -34,6 +34,7 @@ class SensorGroup:
     __slots__ = (
         "_changes",
         "_changes_at",
+        "_degraded",
         "_dev_since",
         "_good_since",
         "_last",
@@ -66,6 +67,7 @@ class SensorGroup:
         self.frozen = [False] * n
         self.deviant = [False] * n
         self.disagreement = False
+        self._degraded = False
         self.value: float | None = None
         self._last: list[float | None] = [None] * n
         self._last_change = [0.0] * n
@@ -81,9 +83,11 @@ class SensorGroup:
     @property
     def degraded(self) -> bool:
         """Fewer healthy members than installed: redundancy is reduced."""
-        return self.disagreement or any(self.faulty(i) for i in range(self.n))
+        return self._degraded
 
     def update(self, values: Mapping[str, float | None], now: float) -> float | None:
+        if self.n == 2:
+            return self._update_pair(values, now)
         raw = [values.get(k) for k in self.keys]
         n = self.n
         bad, frozen, deviant = self.bad, self.frozen, self.deviant
@@ -96,10 +100,14 @@ class SensorGroup:
         ]
         nh = len(healthy)
         ref = _median(healthy) if nh else None
+        voting = n >= 3
+        changed_state = False
         for i in range(n):
             v = raw[i]
             if v is None:
-                bad[i] = True
+                if not bad[i]:
+                    bad[i] = True
+                    changed_state = True
                 last[i] = None
                 self._dev_since[i] = None
                 continue
@@ -109,30 +117,37 @@ class SensorGroup:
                 last[i] = v
                 last_change[i] = now
                 ref_at[i] = ref if ref is not None else v
-                frozen[i] = False
+                if frozen[i]:
+                    frozen[i] = False
+                    changed_state = True
                 self._changes[i] += 1
-                self._changes_at[i] = list(self._changes)
+                if voting:
+                    self._changes_at[i] = list(self._changes)
             elif not frozen[i] and ref is not None and now - last_change[i] >= self.frozen_s:
                 moved = abs(ref - ref_at[i]) > FROZEN_MOVE_K  # type: ignore[operator]
                 # Flicker is judged only with 3+ members: with two, an ADC step that
                 # happens to sit still is indistinguishable from a stuck sensor.
-                flickered = n >= 3 and all(
+                flickered = voting and all(
                     self._changes[j] - self._changes_at[i][j] >= FROZEN_FLICKERS
                     for j in range(n)
                     if j != i and raw[j] is not None
                 )
-                frozen[i] = moved or flickered
+                if moved or flickered:
+                    frozen[i] = True
+                    changed_state = True
+            if not voting or ref is None:
+                continue
             # Deviant: judged against at least two other healthy members.
-            others = nh - (0 if frozen[i] or deviant[i] else 1)
-            if n < 3 or others < 2 or ref is None:
+            if nh - (0 if frozen[i] or deviant[i] else 1) < 2:
                 continue
             if abs(v - ref) > self.tol:
                 self._good_since[i] = None
                 since = self._dev_since[i]
                 if since is None:
                     self._dev_since[i] = now
-                elif now - since >= self.disagree_s:
+                elif now - since >= self.disagree_s and not deviant[i]:
                     deviant[i] = True
+                    changed_state = True
             else:
                 self._dev_since[i] = None
                 if deviant[i]:
@@ -141,18 +156,69 @@ class SensorGroup:
                         self._good_since[i] = now
                     elif now - since >= self.disagree_s:
                         deviant[i] = False
-        usable = [
-            v
-            for v, f, d in zip(raw, frozen, deviant, strict=True)
-            if v is not None and not f and not d
-        ]
+                        changed_state = True
+        usable = (
+            [
+                v
+                for v, f, d in zip(raw, frozen, deviant, strict=True)
+                if v is not None and not f and not d
+            ]
+            if changed_state
+            else healthy
+        )
+        faulty = len(usable) < n
         if n == 2:
-            a, b = raw
-            both = len(usable) == 2
-            self.disagreement = both and abs(a - b) > self.tol  # type: ignore[operator]
+            self.disagreement = not faulty and abs(raw[0] - raw[1]) > self.tol  # type: ignore[operator]
+            self._degraded = faulty or self.disagreement
             if self.disagreement:
                 # Two sensors that disagree: trust the control sensor, and say so.
-                self.value = a
-                return a
-        self.value = _median(usable) if usable else None
+                self.value = raw[0]
+                return self.value
+        else:
+            self._degraded = faulty
+        if not usable:
+            self.value = None
+        elif len(usable) == 1:
+            self.value = usable[0]
+        else:
+            self.value = _median(usable)
+        return self.value
+
+    def _update_pair(self, values: Mapping[str, float | None], now: float) -> float | None:
+        """Two sensors of one quantity: no vote, so each is judged only for being frozen."""
+        k0, k1 = self.keys
+        raw = (values.get(k0), values.get(k1))
+        bad, frozen = self.bad, self.frozen
+        last, last_change, ref_at = self._last, self._last_change, self._ref_at_change
+        for i in (0, 1):
+            v = raw[i]
+            other = raw[1 - i]
+            if v is None:
+                bad[i] = True
+                last[i] = None
+                continue
+            bad[i] = False
+            if v != last[i]:
+                last[i] = v
+                last_change[i] = now
+                ref_at[i] = other if other is not None else v
+                frozen[i] = False
+            elif (
+                not frozen[i]
+                and other is not None
+                and now - last_change[i] >= self.frozen_s
+                and abs(other - ref_at[i]) > FROZEN_MOVE_K  # type: ignore[operator]
+            ):
+                frozen[i] = True
+        a = raw[0] if not bad[0] and not frozen[0] else None
+        b = raw[1] if not bad[1] and not frozen[1] else None
+        if a is not None and b is not None:
+            self.disagreement = abs(a - b) > self.tol
+            self._degraded = self.disagreement
+            # Two sensors that disagree: trust the control sensor, and say so.
+            self.value = a if self.disagreement else 0.5 * (a + b)
+        else:
+            self.disagreement = False
+            self._degraded = True
+            self.value = a if a is not None else b
         return self.value

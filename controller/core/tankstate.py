@@ -26,6 +26,10 @@ class TankState:
         self.bad_sensors = 0
 
     def update(self, readings: Sequence[float | None], t_cold: float, t_hot: float) -> None:
+        if None not in readings:
+            self.bad_sensors = 0
+            self._finish(readings, t_cold, t_hot)  # type: ignore[arg-type]
+            return
         good = [(i, v) for i, v in enumerate(readings) if v is not None]
         self.bad_sensors = len(readings) - len(good)
         if len(good) < max(2, len(readings) // 2):
@@ -44,9 +48,18 @@ class TankState:
                 temps.append(above[1] + (below[1] - above[1]) * f)
             else:
                 temps.append((above or below)[1])  # type: ignore[index]
+        self._finish(temps, t_cold, t_hot)
+
+    def _finish(self, temps: list[float], t_cold: float, t_hot: float) -> None:
         self.temps = temps
-        span = max(t_hot - t_cold, 1.0)
-        full = sum(min(1.0, max(0.0, (t - t_cold) / span)) for t in temps)
+        inv_span = 1.0 / max(t_hot - t_cold, 1.0)
+        full = 0.0
+        above = 0.0
+        for t in temps:
+            d = t - t_cold
+            if d > 0.0:
+                above += d
+                f = d * inv_span
+                full += f if f < 1.0 else 1.0
         self.soc = full / len(temps)
-        per = self.volume / len(temps) * RHO_CP_KWH_PER_M3K
-        self.stored_kwh = sum(max(0.0, t - t_cold) for t in temps) * per
+        self.stored_kwh = above * self.volume / len(temps) * RHO_CP_KWH_PER_M3K

@@ -92,6 +92,33 @@ class Tank:
             acc += m
         return self.temp[-1]
 
+    def temps_at(self, height_fractions: list[float]) -> list[float]:
+        """``temp_at`` for many heights in one pass; heights must be descending (top first)."""
+        out: list[float] = []
+        targets = [(1.0 - h) * self.mass for h in height_fractions]
+        m, temp = self.m, self.temp
+        n = len(m)
+        j = 0
+        acc = 0.0
+        prev_centre = -1.0
+        prev_t = temp[0]
+        centre = 0.5 * m[0]
+        for target in targets:
+            while j < n and target > centre:
+                prev_centre, prev_t = centre, temp[j]
+                acc += m[j]
+                j += 1
+                if j < n:
+                    centre = acc + 0.5 * m[j]
+            if j >= n:
+                out.append(temp[-1])
+            elif prev_centre < 0.0 or centre <= prev_centre:
+                out.append(temp[j])
+            else:
+                f = (target - prev_centre) / (centre - prev_centre)
+                out.append(prev_t + (temp[j] - prev_t) * f)
+        return out
+
     def _slice_mean(self, start: float, end: float) -> float:
         acc = 0.0
         e = 0.0
