@@ -12,6 +12,10 @@ plant needs that simple-pid leaves out:
   ``reset_feedback(u_selected)`` puts the selected output in the integral;
 * reverse action: ``direct=False`` flips the sign of the gains for loops where a
   rising measurement needs a rising output (cooling).
+
+``reset_feedback`` writes simple-pid's ``_integral`` directly (the public route,
+``set_auto_mode``, resets the whole loop); simple-pid is pinned below 3 and
+tests/test_pid.py pins the behaviour this relies on.
 """
 
 from __future__ import annotations
@@ -108,9 +112,10 @@ class Loop:
         could never act.)
         """
         pid = self._pid
-        lo, hi = pid.output_limits
-        pid.set_auto_mode(False)
-        pid.set_auto_mode(True, last_output=min(hi, max(lo, selected)))
+        lo, hi = pid._min_output, pid._max_output
+        # Set the integral directly: set_auto_mode() would reset the whole loop (and
+        # its derivative memory) twice per scan for every override pair.
+        pid._integral = min(hi, max(lo, selected))
 
     @property
     def components(self) -> tuple[float, float, float]:
