@@ -1,12 +1,17 @@
-"""Shared fixtures: closed-loop scenario runs, computed once per session.
+"""Shared fixtures: closed-loop scenario runs, computed once per test session.
 
-Each shipped scenario is run once with the project's controller in the loop; the
-energy-balance, control and KPI tests all read the same results, which keeps the
-suite inside its time budget without weakening any check.
+Each shipped scenario is run once with a controller in the loop; the energy-balance,
+control and KPI tests all read the same results. With two xdist workers the runs are
+shared through a directory both workers see: the first worker to need a scenario
+runs it under a file lock and pickles the result, the other loads it. (Test files
+that read many scenarios walk them in different orders, so the workers split the
+work instead of waiting on each other.)
 """
 
 from __future__ import annotations
 
+import fcntl
+import pickle
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,19 +20,34 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from simulator.runner import RunResult, run_scenario
+from simulator.runner import RunResult, run_scenario  # noqa: E402
 
 _RESULTS: dict[tuple[str, str], RunResult] = {}
 
 
 @pytest.fixture(scope="session")
-def scenario_run() -> Callable[..., RunResult]:
+def scenario_run(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., RunResult]:
     """``scenario_run(name, controller="ours")``: the cached result of one run."""
+    base = tmp_path_factory.getbasetemp()
+    # Under xdist each worker's base is .../popen-gwN; their parent is shared.
+    shared = (base.parent if base.name.startswith("popen-gw") else base) / "scenario-runs"
+    shared.mkdir(parents=True, exist_ok=True)
 
     def get(name: str, controller: str = "ours") -> RunResult:
         key = (name, controller)
-        if key not in _RESULTS:
-            _RESULTS[key] = run_scenario(name, controller=controller, record_every_s=10.0)
-        return _RESULTS[key]
+        if key in _RESULTS:
+            return _RESULTS[key]
+        path = shared / f"{name}.{controller}.pickle"
+        with open(shared / f"{name}.{controller}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if path.exists():
+                result = pickle.loads(path.read_bytes())
+            else:
+                result = run_scenario(name, controller=controller, record_every_s=10.0)
+                tmp = path.with_suffix(".part")
+                tmp.write_bytes(pickle.dumps(result))
+                tmp.replace(path)
+        _RESULTS[key] = result
+        return result
 
     return get

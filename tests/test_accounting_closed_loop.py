@@ -25,7 +25,7 @@ from controller.config.registermap import load_register_map
 from controller.core.image import ProcessImage
 from simulator.runner import run_scenario
 
-pytestmark = [pytest.mark.xdist_group("scenarios"), pytest.mark.timeout(600)]
+pytestmark = pytest.mark.timeout(600)
 
 ROOT = Path(__file__).resolve().parent.parent
 EPOCH0 = 1_796_083_200  # 2026-12-01 00:00 UTC: the simulated day starts on a boundary

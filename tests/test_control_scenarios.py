@@ -14,8 +14,6 @@ import pytest
 from simulator.runner import RunResult, run_scenario
 from simulator.scenario import list_scenarios
 
-pytestmark = pytest.mark.xdist_group("scenarios")
-
 ALL = list_scenarios()
 H = 3600.0
 

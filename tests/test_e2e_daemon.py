@@ -20,7 +20,7 @@ from pymodbus.client import AsyncModbusTcpClient
 
 from controller.fieldbus.codec import decode
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e"), pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
 
 async def read_point(port: int, device: str, point: str) -> float | None:
