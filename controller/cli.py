@@ -23,6 +23,7 @@ Register = Callable[[argparse._SubParsersAction], None]
 BUILTIN_COMMANDS: tuple[str, ...] = (
     "controller.config.cli:register_registermap",
     "controller.fieldbus.probe:register_probe",
+    "controller.opcua.cli:register_opcua",
     "controller.runcli:register_run",
     "controller.runcli:register_check",
     "controller.accounting.cli:register_report",

@@ -29,6 +29,7 @@ from controller.config.tomlfile import (
     read_toml,
 )
 from controller.fieldbus.linkconfig import FieldBusConfig
+from controller.opcua.settings import OpcUaSettings
 
 ENV_PREFIX = "HRC_"
 
@@ -261,6 +262,7 @@ class SiteSettings(BaseSettings):
     manual: ManualSettings = ManualSettings()
     accounting: AccountingSettings = AccountingSettings()
     contract: ContractSettings | None = None
+    opcua: OpcUaSettings = OpcUaSettings(enabled=False)
 
     @classmethod
     def settings_customise_sources(
