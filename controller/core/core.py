@@ -141,6 +141,9 @@ class ControlCore:
         self.alarm_engine = AlarmEngine(list(alarms), known_signals=self.signal_names())
         self._keys()
         self._il_keys = [(i, f"interlock.{i}") for i in Interlock]
+        self._sig_latched: frozenset[Interlock] | None = None
+        self._sig_lost: frozenset[str] | None = None
+        self._sig_sensors_dirty = True
         self._comms_keys = [(d, f"comms.{d}") for d in self._devices]
         self._group_keys = [
             (
@@ -575,25 +578,31 @@ class ControlCore:
         sig["network_unavailable"] = il.active(Interlock.NETWORK_LOST)
         sig["ctl_scan_overrun"] = bool(image.values.get("ctl.scan_overrun"))
         sig["meter_mismatch"] = bool(image.values.get("ctl.meter_mismatch"))
+        # The flag families below rarely change: they are rewritten only when their
+        # inputs do (this runs every scan, and a simulated day is 86,400 scans).
         latched = il.latched
-        for i, key in self._il_keys:
-            sig[key] = i in latched
+        if latched != self._sig_latched:
+            self._sig_latched = frozenset(latched)
+            for i, key in self._il_keys:
+                sig[key] = i in latched
         lost = view.comms_lost
-        for d, key in self._comms_keys:
-            sig[key] = d in lost
-        sig["pumps.fws.failed"] = not all(
-            view.pumps_available.get(p, False) for p in self.settings.pumps.fws.pumps
-        )
+        if lost != self._sig_lost:
+            self._sig_lost = lost
+            for d, key in self._comms_keys:
+                sig[key] = d in lost
+        s = self.settings.pumps
+        sig["pumps.fws.failed"] = not all(self.fws_pumps.healthy(p) for p in s.fws.pumps)
         sig["pumps.fws.standby_unavailable"] = fws_out.standby_unavailable
-        sig["pumps.dh.failed"] = not all(
-            view.pumps_available.get(p, False) for p in self.settings.pumps.dh.pumps
-        )
+        sig["pumps.dh.failed"] = not all(self.dh_pumps.healthy(p) for p in s.dh.pumps)
         sig["pumps.dh.standby_unavailable"] = dh_out.standby_unavailable
-        for grp, dkey, members in self._group_keys:
-            sig[dkey] = grp.disagreement
-            for i, _, skey, dev in members:
-                # A sensor on a silent device is a comms problem, not a sensor fault.
-                sig[skey] = grp.faulty(i) and not (grp.bad[i] and dev in lost)
+        any_degraded = any(grp.degraded for grp in self.cond.groups)
+        if any_degraded or self._sig_sensors_dirty or lost:
+            self._sig_sensors_dirty = any_degraded or bool(lost)
+            for grp, dkey, members in self._group_keys:
+                sig[dkey] = grp.disagreement
+                for i, _, skey, dev in members:
+                    # A sensor on a silent device is a comms problem, not a sensor fault.
+                    sig[skey] = grp.faulty(i) and not (grp.bad[i] and dev in lost)
         return sig
 
     def _update_status(
