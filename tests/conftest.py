@@ -20,7 +20,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from simulator.runner import RunResult, run_scenario  # noqa: E402
+from simulator.runner import RunResult, run_scenario
 
 _RESULTS: dict[tuple[str, str], RunResult] = {}
 

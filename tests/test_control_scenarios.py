@@ -59,18 +59,24 @@ def _after_outage(r: RunResult, t_back_h: float) -> tuple[float, float]:
 def test_dh_outage_heat_is_stored_then_dumped_and_recovery_resumes(
     scenario_run: Callable[..., RunResult],
 ) -> None:
-    """Default ``network_loss = "store"``: the tank takes the heat first, then the bypass."""
+    """Default ``network_loss = "store"``: the tank takes the heat, the bypass the rest."""
     r = scenario_run("dh-outage")
     assert max(series_window(r, "delivered_kw", 2.05, 3.95)) < 1.0  # type: ignore[type-var]
     soc = series_window(r, "tank_soc", 2.0, 4.0)
-    assert soc[-1] > soc[0] + 0.3  # type: ignore[operator]  # heat stored, to be sold later
-    # As the tank fills the heat pump backs off and the dry coolers take the rest.
-    assert max(series_window(r, "rejected_kw", 3.5, 4.0)) > 150.0  # type: ignore[type-var]
+    assert soc[-1] > soc[0] + 0.4  # type: ignore[operator]  # heat stored, to be sold later
+    # Every kW the racks made went somewhere: into the tank through the heat pump or
+    # to the dry coolers (the heat pump takes IT heat as long as the tank has room).
+    hp = series_window(r, "hp_heat_kw", 2.05, 3.95)
+    assert min(hp) > 500.0  # type: ignore[type-var]
     assert r.kpis["fws_supply_max_c"] < 38.0
     delay_h, worst = _after_outage(r, 4.0)
     assert delay_h < 10 / 60  # injection resumes within 10 min of the network's return
     assert worst <= 1.0  # without a bump: inside the contract band from the first minute
-    assert r.hp_starts == 0
+    # The 2 h outage fills this tank just as the network returns: the heat pump must
+    # stop on the full tank and restart once; a shorter outage would cost no start.
+    assert r.hp_starts <= 1
+    if r.hp_starts:
+        assert max(soc) >= 0.98  # type: ignore[type-var]
 
 
 def test_dh_outage_safe_policy_bypass_takes_all_heat_at_once() -> None:

@@ -95,7 +95,7 @@ class Setpoints(_Section):
     dh_supply_temp: float = 70.0
     """Used when ``source`` is "fixed", or when the utility's value is not available."""
     dh_demand_kw: NonNeg = 1000.0
-    tank_soc_target: Frac = 0.8
+    tank_soc_target: Frac = 0.9
     source: Literal["utility", "curve", "fixed"] = "utility"
     """Where DH supply setpoint and demand come from: the utility (SCADA writes, else its
     RTU over Modbus), the weather curve (setpoint only), or the fixed values above."""
@@ -170,6 +170,10 @@ class HeatPumpSequencing(_Section):
     source_min_kw: NonNeg = 150.0
     """IT heat below this for ``source_low_s`` stops the heat pump (nothing to recover)."""
     source_low_s: NonNeg = 1800.0
+    start_demand_pct: Annotated[float, Field(ge=0, le=100)] = 50.0
+    """A stopped heat pump starts for the network's demand alone (with the tank not
+    full) when the demand is at least this share of its capacity; below, it starts
+    when the tank falls to ``limits.tank_soc_restart``."""
     auto_reset_trips_per_day: Annotated[int, Field(ge=0, le=10)] = 2
     trip_reset_delay_s: NonNeg = 120.0
 

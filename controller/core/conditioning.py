@@ -34,6 +34,7 @@ class PlantView:
     ambient: float | None = None
     valve_pos: float | None = None
     fan_speed: float | None = None
+    dc_heat_kw: float | None = None
     hp_known: bool = False
     hp_running: bool = False
     hp_tripped: bool = False
@@ -128,6 +129,7 @@ class Conditioner:
         self.k_meter_flow = f"{hm}.flow"
         self.k_meter_power = f"{hm}.power"
         self.k_fan = f"{dc}.fan_speed_fb"
+        self.k_dc_heat = f"{dc}.heat_rejected"
 
     def update(self, img: ProcessImage, now: float, dh_setpoint: float) -> PlantView:
         v = self.view
@@ -154,6 +156,7 @@ class Conditioner:
         v.dh_power_kw = power
         v.valve_pos = g(kp["bypass_valve_pos"])
         v.fan_speed = g(self.k_fan)
+        v.dc_heat_kw = g(self.k_dc_heat)
         # IT heat: each CDU's own figure, held briefly and then estimated from the others.
         total: float | None = 0.0
         known = 0

@@ -292,6 +292,8 @@ class ControlCore:
             hp_in_service=self.hp.cmd.enable or view.hp_running,
         )
         mode = self.modes.mode
+        if changed is not None and mode_before in (Mode.STARTUP, Mode.SAFE) and not safe:
+            self.fws.take_over(view, s.setpoints.fws_supply_temp)
         if changed is not None:
             cause = ", ".join(sorted(il.latched)) or ", ".join(degraded) or "sequencing"
             events.append(
@@ -322,21 +324,35 @@ class ControlCore:
             view.hp_known
             and not view.hp_tripped
             and not il.active(Interlock.HP_TRIP)
-            and mode not in (Mode.STARTUP, Mode.MANUAL)
             and (s.heatpump.source_min_kw <= 0 or view.fws_supply is not None)
         )
-        hp_cmd = self.hp.step(
-            now,
-            dt,
-            view,
-            soc,
-            targets.dh_setpoint,
-            deliver,
-            can_inject,
-            self.inj.injecting,
-            hp_available,
-            force_off=safe,
-        )
+        if mode in (Mode.STARTUP, Mode.MANUAL) and not safe:
+            # Hand-over: the sequencer adopts the heat pump as found and decides
+            # nothing; a running unit then keeps running under control.
+            hp_cmd = self.hp.cmd
+        else:
+            # The sequencer asks whether the network is physically there to take heat
+            # (not whether the interlock's release dwell has passed): a heat pump should
+            # not stop on a full tank in the two minutes before injection resumes.
+            network_up = (
+                targets.injection_enabled
+                and view.network_available is True
+                and mode is not Mode.MANUAL
+            )
+            hp_cmd = self.hp.step(
+                now,
+                dt,
+                view,
+                soc,
+                targets.dh_setpoint,
+                deliver,
+                can_inject,
+                self.inj.injecting,
+                hp_available,
+                force_off=safe,
+                network_up=network_up,
+                demand_kw=targets.demand_kw,
+            )
         speed = self.inj.step(
             now,
             dt,

@@ -14,6 +14,7 @@ down from there as fast as the water temperature allows, bumplessly.
 from __future__ import annotations
 
 from controller.config.settings import SiteSettings
+from controller.core.conditioning import PlantView
 from controller.core.pid import Loop
 
 PV_FILTER_S = 10.0
@@ -49,6 +50,30 @@ class FwsLoop:
         if valve is None or fan is None:
             return
         self.loop.track(self.output_for(valve, fan), pv)
+
+    def take_over(self, view: PlantView, setpoint: float) -> None:
+        """Start regulating from a safe state without dumping heat for an hour.
+
+        After start-up or SAFE the valve and fans stand at their safe values (full
+        cooling). Unwinding from there bumplessly on a process with a 25-minute time
+        constant overcools the water, the heat pump's source limit gives way, and the
+        heat goes to the dry coolers. If the water is at or below its setpoint, the
+        loop starts instead from the output that rejects the heat the heat pump does
+        not take, scaled by what the coolers reject now per % of output, if that is
+        lower. Above setpoint it stays bumpless: IT cooling is never traded for heat.
+        """
+        pv = view.fws_supply
+        u = self.loop.last_output
+        rejected = view.dc_heat_kw
+        if pv is None or pv > setpoint or rejected is None or u < 5.0 or rejected <= 0.0:
+            return
+        it = view.it_heat_kw or 0.0
+        taken = 0.0
+        if view.hp_running and view.hp_heat_kw is not None and view.hp_power_kw is not None:
+            taken = max(0.0, view.hp_heat_kw - view.hp_power_kw)
+        estimate = max(0.0, it - taken) / (rejected / u)
+        if estimate < u:
+            self.loop.track(estimate, pv)
 
     def force_full(self, pv: float | None) -> None:
         self.loop.track(100.0, self.pv if self.pv is not None else pv)

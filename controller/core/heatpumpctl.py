@@ -3,7 +3,10 @@
 Sequencing decides on/off with hysteresis on the tank's state of charge, guarded by
 the anti-short-cycle block (min run, min off, starts per hour). While it runs:
 
-* load: heat delivered to the network plus a state-of-charge correction (PI, kW),
+* load: heat delivered to the network plus a charging term (PI on the state of
+  charge, kW, never negative: surplus IT heat is stored, and the tank discharges
+  only when the heat pump cannot cover the demand - the greedy policy that is
+  optimal for one lossless store, see simulator/bound.py),
   LOW-SELECTED against a source limit so the heat pump never takes more heat than
   the IT load gives: a PI on facility-water supply holding it no lower than its
   setpoint minus a margin, biased by the (filtered) IT heat converted to condenser
@@ -28,6 +31,8 @@ from controller.core.pid import Loop
 from controller.core.ramp import Ramp, RampConfig
 
 SOURCE_LOW_MARGIN_K = 3.0
+TANK_EXHAUSTED_K = 4.0
+FILL_SOC = 0.99
 IT_FILTER_S = 300.0
 DAY_S = 86400.0
 
@@ -60,8 +65,11 @@ class HeatPumpControl:
             )
         )
         t = s.tuning
+        # The tank loop only ever adds charging: heat from the tank in place of the heat
+        # pump's would be recovered IT heat dumped. The tank discharges by itself when
+        # the heat pump cannot keep up with the demand (source limit, capacity).
         self.soc_loop = Loop(
-            "tank_soc", t.soc.kp, t.soc.ki, t.soc.kd, s.setpoints.tank_soc_target, (-cap, cap)
+            "tank_soc", t.soc.kp, t.soc.ki, t.soc.kd, s.setpoints.tank_soc_target, (0.0, cap)
         )
         self.source_loop = Loop(
             "hp_source",
@@ -71,6 +79,7 @@ class HeatPumpControl:
             s.setpoints.fws_supply_temp - s.limits.fws_recovery_margin_k,
             (-cap, cap),
             direct=False,
+            initial=0.0,  # neutral: the feed-forward alone until the water says otherwise
         )
         lo, hi = t.hp_trim_range_k
         self.trim_loop = Loop("hp_trim", t.hp_trim.kp, t.hp_trim.ki, t.hp_trim.kd, 70.0, (lo, hi))
@@ -129,9 +138,17 @@ class HeatPumpControl:
         if soc is None:  # tank unknown: keep the current decision
             return self.wanted
         enough_demand = can_inject and deliver_kw >= self.q_min * 0.9
+        # Without a network the heat pump fills the tank to the brim before it stops:
+        # every kWh stored is sold later instead of dumped now.
+        stop_at = lim.tank_soc_stop if can_inject else FILL_SOC
         if self.wanted:
-            return not (soc >= lim.tank_soc_stop and not enough_demand)
-        return (enough_demand and soc < lim.tank_soc_stop) or soc < lim.tank_soc_restart
+            return not (soc >= stop_at and not enough_demand)
+        # A stopped heat pump restarts on demand alone only when the network needs
+        # enough to keep it running (winter); otherwise the tank serves until it is
+        # low, which halves the starts and recovers the same heat (IT heat is in
+        # surplus then: whatever the tank delivers, the heat pump stored earlier).
+        big_demand = can_inject and deliver_kw >= s.heatpump.start_demand_pct / 100.0 * self.cap
+        return (big_demand and soc < lim.tank_soc_stop) or soc < lim.tank_soc_restart
 
     def _auto_reset(self, now: float, view: PlantView) -> bool:
         hs = self.settings.heatpump
@@ -167,13 +184,23 @@ class HeatPumpControl:
         injecting: bool,
         available: bool,
         force_off: bool,
+        network_up: bool | None = None,
+        demand_kw: float | None = None,
     ) -> HpCommand:
         s = self.settings
         cmd = self.cmd
+        if not view.hp_known and not force_off:
+            # No data from the heat pump: it keeps running on its last commands, and so
+            # do its loops (no reset, no bump when the data returns). After the grace
+            # time the core sends the unit's revert values instead.
+            cmd.trip_reset = False
+            return cmd
         cmd.trip_reset = self._auto_reset(now, view)
         if not view.hp_tripped:
             self.reset_exhausted = False
-        self.wanted = self._want(now, view, soc, can_inject, deliver_kw, available)
+        up = can_inject if network_up is None else network_up
+        asked = deliver_kw if not up or demand_kw is None else max(deliver_kw, demand_kw)
+        self.wanted = self._want(now, view, soc, up, asked, available)
         if force_off or not available:
             enable = self.asc.force_off(now)
             self.asc.request(False, view.hp_running, now)
@@ -190,11 +217,25 @@ class HeatPumpControl:
             )
         cop = view.hp_cop if view.hp_cop is not None and view.hp_cop > 1.5 else 4.0
         ff = (self.it_filtered or 0.0) * cop / (cop - 1.0)
+        # Below the minimum load the source limit has nothing left to take away: its
+        # integral stops there, so it lets go at once when the water recovers.
+        self.source_loop.set_limits(self.q_min - ff, self.cap)
         pv = view.fws_supply
         src_trim = (
             self.source_loop.update(pv, dt) if pv is not None else self.source_loop.last_output
         )
         q_source = max(0.0, ff + src_trim)
+        # With no network to sell to, the tank is the only buyer: fill it. Otherwise the
+        # tank is a buffer for demand the heat pump cannot meet, a risk that grows as
+        # the demand nears its capacity: charge towards the target in winter, keep a
+        # small reserve when the demand is a fraction of it (summer), where charging
+        # fast only fills the tank, stops the heat pump and costs another start.
+        if not (can_inject if network_up is None else network_up):
+            target = FILL_SOC
+        else:
+            floor = s.limits.tank_soc_restart + 0.05
+            target = max(floor, min(s.setpoints.tank_soc_target, deliver_kw / self.cap))
+        self.soc_loop.setpoint = target
         q_tank = self.soc_loop.update(soc, dt) if soc is not None else self.soc_loop.last_output
         q_want = deliver_kw + q_tank
         running = view.hp_running and enable
@@ -250,6 +291,10 @@ class HeatPumpControl:
         m_d, m_c, top = view.dh_flow_m3h, view.hp_cond_flow_m3h, view.tank_top
         if m_d is None or m_c is None or top is None or m_c < 0.5:
             return 0.0
+        if top < setpoint - TANK_EXHAUSTED_K:
+            # An exhausted tank is not compensated by heating the heat pump's water
+            # further (COP falls); injection is held to the heat pump's own flow.
+            return 0.0
         m_x = m_d - m_c
         if m_x <= 0.0:
             return 0.0
@@ -257,7 +302,16 @@ class HeatPumpControl:
 
     def hand_over(self, view: PlantView, now: float) -> None:
         """Start from the plant as found (STARTUP, MANUAL): no jump on the first step."""
-        self.wanted = view.hp_running
+        running = view.hp_running
+        self.wanted = running
         if view.hp_setpoint is not None:
             self.setpoint_ramp.track(view.hp_setpoint, now)
-        self.asc.request(view.hp_running, view.hp_running, now)
+        self.asc.request(running, running, now)
+        cmd = self.cmd
+        cmd.enable = running
+        cmd.wanted = running
+        cmd.trip_reset = False
+        if view.hp_load is not None:
+            cmd.load_pct = view.hp_load
+        if view.hp_setpoint is not None:
+            cmd.setpoint = view.hp_setpoint

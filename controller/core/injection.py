@@ -21,6 +21,7 @@ TRIM_SPAN = 40.0
 COLD_STOP_K = 5.0
 COLD_STOP_S = 120.0
 SOC_TAPER = 0.1
+TANK_EXHAUSTED_K = 4.0
 
 
 class InjectionControl:
@@ -139,5 +140,18 @@ class InjectionControl:
             self.limited_by_temp = False
             self.guard.reset_feedback(u_power)
             u = u_power
+        top, m_c = view.tank_top, view.hp_cond_flow_m3h
+        if (
+            hp_running
+            and top is not None
+            and m_c is not None
+            and top < dh_setpoint - TANK_EXHAUSTED_K
+        ):
+            # The tank has nothing usable left: send no more than the heat pump heats,
+            # so no cold tank water is mixed into the supply.
+            cap = m_c / nominal * 100.0
+            if u > cap:
+                u = cap
+                self.power.reset_feedback(u - ff)
         self.speed = min(100.0, max(MIN_SPEED, u))
         return self.speed
