@@ -199,7 +199,10 @@ def register_scenario(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("name", help="scenario name (see above) or path to a scenario file")
     p.add_argument(
-        "--controller", choices=["ours", "none"], default="ours", help="controller in the loop"
+        "--controller",
+        choices=["ours", "baseline", "none"],
+        default="ours",
+        help="controller in the loop (baseline: a conventional PLC strategy)",
     )
     p.add_argument("--json", type=Path, help="write time series summary, KPIs and energy totals")
     p.add_argument(

@@ -20,6 +20,9 @@ class KpiAccumulator:
     in_band_s: float = 0.0
     requested_s: float = 0.0
     available_s: float = 0.0
+    # Heat delivered while asked for, never more than asked (kWh): the recovery
+    # ratio's numerator, comparable with the bound, which cannot over-deliver.
+    delivered_in_demand_kwh: float = 0.0
     time_s: float = 0.0
     mode_s: dict[str, float] = field(default_factory=dict)
     _last_mode: str = ""
@@ -48,6 +51,8 @@ class KpiAccumulator:
                 self.in_band_s += dt
         if requested:
             self.requested_s += dt
+            if injecting:
+                self.delivered_in_demand_kwh += min(delivered_kw, demand_kw) * dt / 3600.0
             # Available: heat delivered at >= 95 % of what was asked and inside the band.
             if (
                 injecting
@@ -82,4 +87,5 @@ class KpiAccumulator:
             else round(self.availability_pct, 3),
             "mode_hours": {k: round(v / 3600.0, 4) for k, v in sorted(self.mode_s.items())},
             "mode_changes": self.mode_changes,
+            "delivered_in_demand_kwh": round(self.delivered_in_demand_kwh, 3),
         }

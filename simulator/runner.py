@@ -5,6 +5,8 @@ through ``InProcessBus`` (the field bus's judgements, optionally its register wo
 so a day of plant runs in seconds and every scenario yields the same numbers on
 every machine. ``controller="none"`` runs the plant alone: its PLC takes local safe
 mode when no heartbeat arrives, which is what a site without our controller does.
+``controller="baseline"`` steps ``simulator.baseline.BaselineCore`` instead: a
+conventional PLC strategy on the same safety layer, the yardstick of the bench.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from controller.config.settings import LoadedSite, load_site
 from controller.core.alarms import load_alarm_catalogue
 from controller.core.core import ControlCore
+from simulator.baseline import BaselineCore
 from simulator.kpi import KpiAccumulator
 from simulator.plant import Plant
 from simulator.plantconfig import PlantConfig, load_plant_config
@@ -25,6 +28,9 @@ from simulator.scenario import Scenario, load_scenario
 from simulator.transport import InProcessBus
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+# "ours": the project's ControlCore; "baseline": a conventional PLC strategy
+# (simulator.baseline) on the same safety layer; "none": the plant's PLC alone.
+CONTROLLERS = ("ours", "baseline", "none")
 
 SERIES = (
     "t_h",
@@ -134,7 +140,11 @@ class ClosedLoop:
             if p.revert is not None
         }
         self.alarm_defs = load_alarm_catalogue(site.resolve(site.settings.alarms_file)).alarm
-        self.core: ControlCore | None = self._new_core(0.0) if controller == "ours" else None
+        if controller not in CONTROLLERS:
+            raise ValueError(f"controller must be one of {CONTROLLERS}, not {controller!r}")
+        self.core: ControlCore | BaselineCore | None = (
+            self._new_core(0.0) if controller != "none" else None
+        )
         self.kpi = KpiAccumulator(
             fws_limit=site.settings.limits.fws_supply_high_high,
             band_k=site.settings.limits.dh_supply_tolerance_k,
@@ -146,8 +156,9 @@ class ClosedLoop:
         self.stopped_until: float | None = None
         self.last_output = None
 
-    def _new_core(self, now: float) -> ControlCore:
-        return ControlCore(self.site.settings, self.reverts, self.alarm_defs, now=now)
+    def _new_core(self, now: float) -> ControlCore | BaselineCore:
+        kind = BaselineCore if self.controller_kind == "baseline" else ControlCore
+        return kind(self.site.settings, self.reverts, self.alarm_defs, now=now)
 
     def run(
         self,
@@ -182,7 +193,7 @@ class ClosedLoop:
                     plant.apply_event(ev, phase)
                 self.events.append({"t": t, "event": ev.kind, "phase": phase})
             plant.boundary = b
-            if self.controller_kind == "ours" and self.stopped_until is None and t >= next_ctrl:
+            if self.controller_kind != "none" and self.stopped_until is None and t >= next_ctrl:
                 if self.core is None:
                     self.core = self._new_core(t)
                 core = self.core
@@ -219,7 +230,7 @@ class ClosedLoop:
                 plant.q_dh,
                 b.dh_demand,
                 mode
-                if self.controller_kind == "ours"
+                if self.controller_kind != "none"
                 else ("LOCAL" if plant.local_safe_mode else "NONE"),
             )
             if observer is not None:

@@ -1,0 +1,123 @@
+"""``heatrecovery bench``: every scenario, the project's controller against the baseline.
+
+Registered through the ``heatrecovery.commands`` entry points like ``scenario``.
+``--json``, ``--plots`` and ``--markdown`` write the figures, the PNGs and
+docs/results.md; ``make results`` runs all three so the documentation is one
+command from the code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from controller.config.tomlfile import ConfigError
+
+# The scenarios whose plots docs/results.md shows inline (all are written to --plots).
+KEY_PLOTS = ("winter-steady", "ai-training", "summer-low-demand", "hp-trip", "dh-outage")
+
+
+def _limits() -> dict[str, float]:
+    from simulator.runner import load_defaults
+
+    _, site = load_defaults()
+    s = site.settings
+    return {
+        "fws_setpoint": s.setpoints.fws_supply_temp,
+        "fws_high": s.limits.fws_supply_high,
+        "fws_limit": s.limits.fws_supply_high_high,
+        "dh_band_k": s.limits.dh_supply_tolerance_k,
+    }
+
+
+def _run_bench(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from simulator.bench import run_bench, strip_series
+    from simulator.benchreport import rich_table, rich_targets
+    from simulator.scenario import list_scenarios
+
+    # Piped output (make results, CI logs) gets the whole table, not an 80-column squeeze.
+    console = Console() if sys.stdout.isatty() else Console(width=220)
+    names = [n.strip() for n in args.scenarios.split(",") if n.strip()] if args.scenarios else None
+    known = list_scenarios()
+    unknown = [n for n in names or [] if n not in known]
+    if unknown:
+        print(
+            f"unknown scenario(s): {', '.join(unknown)}; known: {', '.join(known)}", file=sys.stderr
+        )
+        return 2
+    workers = args.workers if args.workers is not None else min(2, os.cpu_count() or 1)
+    try:
+        if args.quiet:
+            results = run_bench(names, workers)
+        else:
+            columns = (
+                TextColumn("[progress.description]{task.description}"),
+                BarColumn(),
+                TextColumn("{task.percentage:>3.0f}%"),
+                TimeElapsedColumn(),
+            )
+            with Progress(*columns, console=console, transient=True) as progress:
+                n = len(names or known)
+                task = progress.add_task(
+                    f"{n} scenarios x 2 controllers, {workers} worker(s)", total=1.0
+                )
+                results = run_bench(names, workers, lambda f: progress.update(task, completed=f))
+    except ConfigError as exc:
+        print(exc.render(), file=sys.stderr)
+        return 2
+    console.print(rich_table(results))
+    console.print(rich_targets(results))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(strip_series(results), indent=1) + "\n", encoding="utf-8")
+        console.print(f"wrote {args.json}")
+    plots: list[Path] = []
+    if args.plots:
+        from simulator.benchplots import plot_all
+
+        plots = plot_all(results, args.plots, _limits())
+        console.print(f"wrote {len(plots)} plots to {args.plots}/")
+    if args.markdown:
+        from simulator.benchdoc import results_markdown
+
+        rel = os.path.relpath(args.plots, args.markdown.parent) if args.plots else None
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(results_markdown(results, rel, KEY_PLOTS), encoding="utf-8")
+        console.print(f"wrote {args.markdown}")
+    if args.readme:
+        from simulator.benchdoc import update_headline
+
+        new = update_headline(args.readme.read_text(encoding="utf-8"), results)
+        if new is None:
+            console.print(f"[yellow]{args.readme}: no bench headline markers; not updated[/]")
+        else:
+            args.readme.write_text(new, encoding="utf-8")
+            console.print(f"updated the headline table in {args.readme}")
+    return 0
+
+
+def register_bench(sub: Any) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="run every scenario with our controller and the baseline; KPI table, JSON, plots",
+        description="Runs each shipped scenario in-process (simulated time) with the project's "
+        "controller and a conventional PLC baseline, computes the physical bound, and prints "
+        "one KPI table with the target check.",
+    )
+    p.add_argument("--scenarios", help="comma-separated subset (default: all shipped)")
+    p.add_argument(
+        "--workers", type=int, default=None, help="parallel processes (default: up to 2 cores)"
+    )
+    p.add_argument("--json", type=Path, help="write every figure (no time series) as JSON")
+    p.add_argument("--plots", type=Path, help="write one PNG per scenario into this directory")
+    p.add_argument("--markdown", type=Path, help="write the results page (e.g. docs/results.md)")
+    p.add_argument("--readme", type=Path, help="regenerate the headline table between its markers")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run_bench)
