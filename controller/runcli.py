@@ -46,24 +46,41 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _metrics_arg(text: str) -> tuple[str, int]:
+    from controller.metrics import parse_hostport
+
+    try:
+        return parse_hostport(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}") from None
+
+
 def _run(args: argparse.Namespace) -> int:
     from controller.config.settings import load_site
-    from controller.daemon import Daemon
-    from controller.logs import configure_logging
+    from controller.runtime import RunOptions, StartupError, serve, setup_logging
 
-    configure_logging(json=args.json, level=args.log_level)
+    opts = RunOptions(
+        duration_s=args.duration,
+        metrics=args.metrics,
+        status=args.status,
+        log_file=args.log_file,
+        json=args.json,
+        log_level=args.log_level,
+    )
+    _, stream = setup_logging(opts)
     try:
         site = load_site(args.config)
     except ConfigError as exc:
         print(exc.render(), file=sys.stderr)
         return 2
-
-    async def main() -> None:
-        daemon = Daemon(site, duration_s=args.duration)
-        daemon.install_signal_handlers()
-        await daemon.run()
-
-    asyncio.run(main())
+    try:
+        asyncio.run(serve(site, opts))
+    except StartupError as exc:
+        print(f"cannot start: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if stream is not None:
+            stream.close()
     return 0
 
 
@@ -79,6 +96,25 @@ def register_run(sub: argparse._SubParsersAction) -> None:
     )
     fmt.add_argument("--console", dest="json", action="store_false", help="human-readable logs")
     p.add_argument("--log-level", default="INFO")
+    p.add_argument(
+        "--metrics",
+        type=_metrics_arg,
+        default=None,
+        metavar="HOST:PORT",
+        help="serve Prometheus /metrics and /healthz there (e.g. 127.0.0.1:9464)",
+    )
+    p.add_argument(
+        "--status",
+        action="store_true",
+        help="live status view in the terminal; the log then goes to --log-file",
+    )
+    p.add_argument(
+        "--log-file",
+        type=Path,
+        default=None,
+        help="write the log to this file instead of stdout "
+        "(default with --status: var/log/controller.log)",
+    )
     p.set_defaults(func=_run)
 
 
