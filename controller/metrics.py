@@ -17,15 +17,15 @@ import socketserver
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import CollectorRegistry, Histogram, make_wsgi_app
-from pydantic import BaseModel, ConfigDict, Field
 
 from controller.daemon import Extension
 from controller.health import Health, assess
 from controller.metricseries import PREFIX, PlantCollector
+from controller.metricsettings import MetricsSettings
 from controller.snapshot import Snapshot, SnapshotTaker
 
 if TYPE_CHECKING:
@@ -34,20 +34,6 @@ if TYPE_CHECKING:
     from controller.daemon import Daemon
 
 SCAN_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
-
-
-class MetricsSettings(BaseModel):
-    """``[metrics]`` of the site file (to be embedded by the site settings)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    enabled: bool = True
-    host: str = "0.0.0.0"
-    """Listen address. The demo binds 127.0.0.1; a gateway exposes it to its Prometheus."""
-    port: Annotated[int, Field(ge=0, le=65535)] = 9464
-    """0 picks a free port (tests)."""
-    stall_periods: Annotated[float, Field(gt=0, le=1000)] = 3.0
-    """``/healthz`` reports a stall after this many scan periods without a cycle (>= 1 s)."""
 
 
 def parse_hostport(text: str, default_port: int = 9464) -> tuple[str, int]:

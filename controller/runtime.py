@@ -109,6 +109,9 @@ async def serve(site: LoadedSite, opts: RunOptions, console: Console | None = No
         )
     daemon = Daemon(site, duration_s=opts.duration_s)
     metrics = None
+    ms = site.settings.metrics
+    if opts.metrics is None and ms.enabled:
+        opts.metrics = (ms.host, ms.port)
     if opts.metrics is not None:
         host, port = opts.metrics
         try:

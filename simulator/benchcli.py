@@ -35,6 +35,11 @@ def _limits() -> dict[str, float]:
 
 
 def _run_bench(args: argparse.Namespace) -> int:
+    if args.realtime:
+        from simulator.realtimecli import run_realtime_bench
+
+        args.period = args.period or [1.0, 0.1]
+        return run_realtime_bench(args)
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -104,6 +109,8 @@ def _run_bench(args: argparse.Namespace) -> int:
 
 
 def register_bench(sub: Any) -> None:
+    from simulator.realtimecli import add_realtime_arguments
+
     p = sub.add_parser(
         "bench",
         help="run every scenario with our controller and the baseline; KPI table, JSON, plots",
@@ -120,4 +127,5 @@ def register_bench(sub: Any) -> None:
     p.add_argument("--markdown", type=Path, help="write the results page (e.g. docs/results.md)")
     p.add_argument("--readme", type=Path, help="regenerate the headline table between its markers")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_realtime_arguments(p)
     p.set_defaults(func=_run_bench)

@@ -11,6 +11,7 @@ time on a shared machine is not repeatable enough to assert on.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import resource
 import signal
@@ -26,6 +27,8 @@ from typing import Any
 
 from controller.config.settings import load_site
 from controller.daemon import Daemon
+from controller.opcua.feed import attach_scada
+from controller.opcua.passwords import hash_password
 from controller.scan import ScanClock
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,52 +100,61 @@ def start_simulator(port: int, speed: float = 1.0) -> subprocess.Popen[bytes]:
     raise RuntimeError("the simulator did not start")
 
 
+class Window:
+    """Scan statistics over one measurement window of a running daemon."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+        clock = daemon.clock
+        clock.durations.clear()
+        clock.jitters.clear()
+        self.overruns0 = clock.overruns
+        self.cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+        self.wall0 = time.monotonic()
+
+    def close(self, extra: dict[str, Any] | None = None) -> RealtimeResult:
+        cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+        wall = time.monotonic() - self.wall0
+        cpu = (cpu1.ru_utime - self.cpu0.ru_utime) + (cpu1.ru_stime - self.cpu0.ru_stime)
+        clock: ScanClock = self.daemon.clock
+        st = clock.stats()
+        return RealtimeResult(
+            period_s=clock.period,
+            duration_s=wall,
+            cycles=len(clock.durations),
+            overruns=clock.overruns - self.overruns0,
+            duration_p50_ms=st.duration_p50_ms,
+            duration_p99_ms=st.duration_p99_ms,
+            duration_max_ms=st.duration_max_ms,
+            jitter_p50_ms=st.jitter_p50_ms,
+            jitter_p99_ms=st.jitter_p99_ms,
+            jitter_max_ms=st.jitter_max_ms,
+            cpu_pct_of_core=100.0 * cpu / wall,
+            extra=extra or {},
+        )
+
+
 async def run_daemon(
     site_path: Path,
     duration_s: float,
     warmup_s: float = 5.0,
-    attach: Callable[[Any], Awaitable[None] | None] | None = None,
+    attach: Callable[[Daemon], Awaitable[None] | None] | None = None,
 ) -> RealtimeResult:
+    """One measurement window of ``duration_s`` after a warm-up."""
     site = load_site(site_path)
-    daemon = Daemon(site, duration_s=duration_s + warmup_s)
+    daemon = Daemon(site)
     if attach is not None:
         res = attach(daemon)
         if res is not None:
             await res
-    extra: dict[str, Any] = {}
-
-    async def measure() -> None:
-        await asyncio.sleep(warmup_s)
-        # Statistics start after the warm-up: connection set-up is not the steady state.
-        daemon.clock.durations.clear()
-        daemon.clock.jitters.clear()
-        extra["overruns_at_warmup"] = daemon.clock.overruns
-        extra["cpu0"] = resource.getrusage(resource.RUSAGE_SELF)
-        extra["wall0"] = time.monotonic()
-
-    task = asyncio.create_task(measure())
-    await daemon.run()
+    task = asyncio.create_task(daemon.run())
+    await asyncio.sleep(warmup_s)  # connection set-up is not the steady state
+    window = Window(daemon)
+    await asyncio.sleep(duration_s)
+    result = window.close()
+    daemon.request_stop()
     await task
-    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
-    wall = time.monotonic() - extra.pop("wall0")
-    cpu0 = extra.pop("cpu0")
-    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
-    clock: ScanClock = daemon.clock
-    st = clock.stats()
-    return RealtimeResult(
-        period_s=clock.period,
-        duration_s=wall,
-        cycles=len(clock.durations),
-        overruns=st.overruns - extra.pop("overruns_at_warmup"),
-        duration_p50_ms=st.duration_p50_ms,
-        duration_p99_ms=st.duration_p99_ms,
-        duration_max_ms=st.duration_max_ms,
-        jitter_p50_ms=st.jitter_p50_ms,
-        jitter_p99_ms=st.jitter_p99_ms,
-        jitter_max_ms=st.jitter_max_ms,
-        cpu_pct_of_core=100.0 * cpu / wall,
-        extra=extra,
-    )
+    return result
 
 
 def run_realtime(period_s: float, duration_s: float, extra_toml: str = "") -> RealtimeResult:
@@ -153,11 +165,100 @@ def run_realtime(period_s: float, duration_s: float, extra_toml: str = "") -> Re
             site = bench_site(Path(tmp), port, period_s, extra_toml)
             return asyncio.run(run_daemon(site, duration_s))
     finally:
-        sim.send_signal(signal.SIGTERM)
-        try:
-            sim.wait(5)
-        except subprocess.TimeoutExpired:
-            sim.kill()
+        _stop(sim)
+
+
+def _stop(proc: subprocess.Popen[Any]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+# ----------------------------------------------------------------- with SCADA load
+def opcua_toml(port: int, data_dir: Path, sessions: int) -> str:
+    pw = hash_password("bench-password")
+    return f"""
+[opcua]
+enabled = true
+host = "127.0.0.1"
+port = {port}
+allow_none_security = true
+data_dir = "{data_dir}"
+max_sessions = {max(50, sessions + 5)}
+users = [{{ name = "utility", password_hash = "{pw}", role = "utility" }}]
+"""
+
+
+async def _read_line(proc: subprocess.Popen[str], within_s: float) -> str:
+    loop = asyncio.get_running_loop()
+    assert proc.stdout is not None
+    return await asyncio.wait_for(loop.run_in_executor(None, proc.stdout.readline), within_s)
+
+
+async def run_with_scada_load(
+    site_path: Path, duration_s: float, sessions: int, security: str, tmp: Path
+) -> tuple[RealtimeResult, RealtimeResult]:
+    """The same daemon measured without, then with, SCADA clients in another process."""
+    site = load_site(site_path)
+    daemon = Daemon(site)
+    server = attach_scada(daemon)
+    task = asyncio.create_task(daemon.run())
+    await asyncio.sleep(5.0)
+    window = Window(daemon)
+    await asyncio.sleep(duration_s)
+    idle = window.close({"opcua_sessions": 0})
+    cmd = [
+        sys.executable,
+        str(ROOT / "bench" / "opcua_load.py"),
+        "--client-process",
+        server.endpoint_url,
+        "--sessions",
+        str(sessions),
+        "--security",
+        security,
+        "--cert-dir",
+        str(tmp / "client-cert"),
+        "--server-cert",
+        str(server.certificate.cert_path) if server.certificate else "",
+    ]
+    # The clients are remote in reality: a process of their own, started once.
+    clients = subprocess.Popen(  # noqa: ASYNC220
+        cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    try:
+        line = await _read_line(clients, 120.0)
+        if not line.startswith("READY"):
+            raise RuntimeError(f"SCADA clients failed: {line.strip()}")
+        window = Window(daemon)
+        await asyncio.sleep(duration_s)
+        assert clients.stdin is not None
+        clients.stdin.write("\n")
+        clients.stdin.flush()
+        stats = json.loads(await _read_line(clients, 60.0))
+        loaded = window.close({"opcua_sessions": sessions, "clients": stats})
+    finally:
+        _stop(clients)
+        daemon.request_stop()
+        await task
+    return idle, loaded
+
+
+def run_realtime_scada(
+    period_s: float, duration_s: float, sessions: int = 20, security: str = "sign-encrypt"
+) -> tuple[RealtimeResult, RealtimeResult]:
+    port = free_port()
+    sim = start_simulator(port)
+    try:
+        with tempfile.TemporaryDirectory() as tmp_s:
+            tmp = Path(tmp_s)
+            extra = opcua_toml(free_port(), tmp / "opcua", sessions)
+            site = bench_site(tmp, port, period_s, extra)
+            return asyncio.run(run_with_scada_load(site, duration_s, sessions, security, tmp))
+    finally:
+        _stop(sim)
 
 
 if __name__ == "__main__":  # pragma: no cover - manual use

@@ -29,6 +29,7 @@ from controller.config.tomlfile import (
     read_toml,
 )
 from controller.fieldbus.linkconfig import FieldBusConfig
+from controller.metricsettings import MetricsSettings
 from controller.opcua.settings import OpcUaSettings
 
 ENV_PREFIX = "HRC_"
@@ -267,6 +268,7 @@ class SiteSettings(BaseSettings):
     accounting: AccountingSettings = AccountingSettings()
     contract: ContractSettings | None = None
     opcua: OpcUaSettings = OpcUaSettings(enabled=False)
+    metrics: MetricsSettings = MetricsSettings(enabled=False)
 
     @classmethod
     def settings_customise_sources(
