@@ -38,23 +38,28 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from controller.config.settings import PumpGroupSettings, SiteSettings
+from controller.config.settings import SiteSettings
 from controller.core.alarms import AlarmDef, AlarmEngine
 from controller.core.antishortcycle import AntiShortCycle, AntiShortCycleConfig
 from controller.core.conditioning import Conditioner, PlantView
-from controller.core.core import (
-    FORCE_FULL_COOLING,
-    NETWORK_UNKNOWN_S,
-    PUMPS_LOST_S,
-    SIGNAL_BAD_S,
-    CoreEvent,
-    CoreOutput,
-    CoreStatus,
-)
+from controller.core.core import CoreEvent, CoreOutput, CoreStatus
 from controller.core.image import ProcessImage
 from controller.core.interlocks import Interlock, Interlocks
 from controller.core.modes import Mode, ModeSelector
-from controller.core.pumps import PumpGroup, PumpGroupConfig, PumpGroupOutput
+from controller.core.pumps import PumpGroup, PumpGroupOutput
+from controller.core.safety import (
+    FORCE_FULL_COOLING,
+    AlarmSignals,
+    CommandKeys,
+    DeviceLoss,
+    InterlockCauses,
+    SafeOutputs,
+    alarm_devices,
+    clip,
+    pump_commands,
+    pump_config,
+    startup_commands,
+)
 from controller.core.setpointsource import select_targets
 from simulator.baseline_rules import (
     BaselineTuning,
@@ -65,17 +70,6 @@ from simulator.baseline_rules import (
 )
 
 DAY_S = 86400.0
-
-
-def _pump_cfg(name: str, g: PumpGroupSettings, min_running: int) -> PumpGroupConfig:
-    return PumpGroupConfig(
-        name=name,
-        pumps=list(g.pumps),
-        min_running=min_running,
-        proof_s=g.proof_s,
-        rotation_s=g.rotation_h * 3600.0,
-        overlap_s=g.overlap_s,
-    )
 
 
 class TripReset:
@@ -130,8 +124,8 @@ class BaselineCore:
         self.cond = Conditioner(settings)
         self.interlocks = Interlocks(settings.interlocks.dwell_s)
         self.modes = ModeSelector(now)
-        self.fws_pumps = PumpGroup(_pump_cfg("fws", settings.pumps.fws, 1))
-        self.dh_pumps = PumpGroup(_pump_cfg("dh", settings.pumps.dh, 0))
+        self.fws_pumps = PumpGroup(pump_config("fws", settings.pumps.fws, 1))
+        self.dh_pumps = PumpGroup(pump_config("dh", settings.pumps.dh, 0))
         hs = settings.heatpump
         self.asc = AntiShortCycle(
             AntiShortCycleConfig(
@@ -148,57 +142,13 @@ class BaselineCore:
         self.hp_setpoint: float | None = None  # commissioned on the first good reading
         self.started = now
         self.heartbeat = 0
-        self._signal_bad_since: float | None = None
-        self._pumps_down_since: float | None = None
-        self._network_unknown_since: float | None = None
-        self._network_last = True
-        self._lost_since: dict[str, float] = {}
-        r = settings.roles
-        self._devices = sorted(
-            {d.split(".", 1)[0] for d in self.reverts}
-            | set(settings.plant.cdus)
-            | {r.heatmeter, r.utility}
-        )
-        self.alarm_engine = AlarmEngine(list(alarms), known_signals=self._signal_names())
+        self.causes = InterlockCauses()
+        self.device_loss = DeviceLoss(self.reverts)
+        self.keys = CommandKeys.of(settings)
+        self.safe_outputs = SafeOutputs(self.keys, self.reverts)
+        self.alarm_signals = AlarmSignals(self.cond, alarm_devices(settings, self.reverts))
+        self.alarm_engine = AlarmEngine(list(alarms), known_signals=self.alarm_signals.names())
         self.status = CoreStatus()
-        plc, hpd, dc = r.plc, r.heatpump, r.drycooler
-        self.k_heartbeat = f"{plc}.heartbeat"
-        self.k_valve = f"{plc}.bypass_valve_cmd"
-        self.k_fan = f"{dc}.fan_speed_cmd"
-        self.k_hp_enable = f"{hpd}.enable"
-        self.k_hp_load = f"{hpd}.load_setpoint"
-        self.k_hp_setpoint = f"{hpd}.supply_setpoint"
-        self.k_hp_reset = f"{hpd}.trip_reset"
-        s = settings.pumps
-        self.k_fws_pumps = [(p, f"{plc}.{p}_run", f"{plc}.{p}_speed_cmd") for p in s.fws.pumps]
-        self.k_dh_pumps = [(p, f"{plc}.{p}_run", f"{plc}.{p}_speed_cmd") for p in s.dh.pumps]
-
-    # ----------------------------------------------------------------- signals
-    def _signal_names(self) -> set[str]:
-        names = {
-            "fws_supply",
-            "fws_return",
-            "dh_supply",
-            "dh_supply_error",
-            "it_heat_kw",
-            "tank_soc",
-            "tank_sensor_faults",
-            "hx_ua_ratio",
-            "hp_tripped",
-            "hp_reset_exhausted",
-            "mode_safe",
-            "network_unavailable",
-            "ctl_scan_overrun",
-            "meter_mismatch",
-        }
-        names |= {f"interlock.{il}" for il in Interlock}
-        names |= {f"comms.{d}" for d in self._devices}
-        for g in ("fws", "dh"):
-            names |= {f"pumps.{g}.failed", f"pumps.{g}.standby_unavailable"}
-        for grp in self.cond.groups:
-            names.add(f"sensor.{grp.name}.disagreement")
-            names |= {f"sensor.{k}" for k in grp.keys}
-        return names
 
     # ----------------------------------------------------------------- step
     def step(
@@ -223,7 +173,7 @@ class BaselineCore:
         dh_sp = (self.hp_setpoint - t.hp_setpoint_margin_k) if self.hp_setpoint else None
         # Interlocks: the same causes, dwell and actions as the project's controller.
         il = self.interlocks
-        il.update(self._interlock_causes(view, now), now)
+        il.update(self.causes.evaluate(view, s, now), now)
         network_safe_mode = s.interlocks.network_loss == "safe"
         for trip in il.tripped_now:
             events.append(
@@ -310,53 +260,24 @@ class BaselineCore:
                 )
         self.heartbeat = (self.heartbeat + 1) & 0xFFFF
         commands = self._commands(mode, view, enable, reset, fws_out, dh_out, safe)
-        self._revert_lost_devices(commands, image.comms_lost, now)
+        self.device_loss.apply(commands, image.comms_lost, now, s.interlocks.device_loss_grace_s)
         alarm_events = self.alarm_engine.update(
-            self._alarm_signals(view, image, mode, fws_out, dh_out, dh_sp), now
+            self.alarm_signals.update(
+                view,
+                il,
+                mode is Mode.SAFE,
+                (self.fws_pumps, self.dh_pumps),
+                (fws_out, dh_out),
+                s,
+                image,
+                self._own_signals(view, dh_sp),
+            ),
+            now,
         )
         self._update_status(mode, view, targets.demand_kw, dh_sp, call_wanted=enable)
         return CoreOutput(commands, self.status, events, alarm_events)
 
     # ----------------------------------------------------------------- parts
-    def _interlock_causes(self, view: PlantView, now: float) -> dict[Interlock, bool]:
-        """The project's interlock conditions, with its timings (``controller.core.core``)."""
-        s = self.settings
-        fws = view.fws_supply
-        if fws is None:
-            if self._signal_bad_since is None:
-                self._signal_bad_since = now
-        else:
-            self._signal_bad_since = None
-        signal_bad = (
-            self._signal_bad_since is not None and now - self._signal_bad_since >= SIGNAL_BAD_S
-        )
-        any_running = any(view.pumps_running.get(p, False) for p in s.pumps.fws.pumps)
-        if view.plc_known and not any_running:
-            if self._pumps_down_since is None:
-                self._pumps_down_since = now
-        else:
-            self._pumps_down_since = None
-        pumps_lost = (
-            self._pumps_down_since is not None and now - self._pumps_down_since >= PUMPS_LOST_S
-        )
-        net = view.network_available
-        if net is None:
-            if self._network_unknown_since is None:
-                self._network_unknown_since = now
-            if now - self._network_unknown_since >= NETWORK_UNKNOWN_S:
-                self._network_last = False
-        else:
-            self._network_unknown_since = None
-            self._network_last = net
-        return {
-            Interlock.FWS_HIGH_HIGH: fws is not None and fws > s.limits.fws_supply_high_high,
-            Interlock.FWS_PUMPS_LOST: pumps_lost,
-            Interlock.SAFETY_SIGNAL_BAD: signal_bad,
-            Interlock.PLC_LOCAL_SAFE: view.plc_local_safe,
-            Interlock.HP_TRIP: view.hp_tripped,
-            Interlock.NETWORK_LOST: not self._network_last,
-        }
-
     def _degraded(self, view: PlantView) -> bool:
         pumps = self.settings.pumps
         return bool(
@@ -378,76 +299,24 @@ class BaselineCore:
         dh_out: PumpGroupOutput,
         safe: bool,
     ) -> dict[str, float]:
-        c: dict[str, float] = {self.k_heartbeat: float(self.heartbeat)}
+        k = self.keys
+        c: dict[str, float] = {k.heartbeat: float(self.heartbeat)}
         if mode is Mode.STARTUP and not safe:
             # Hand-over as the project's controller does it: keep the plant as found.
-            c[self.k_valve] = _clip(view.valve_pos, 100.0)
-            c[self.k_fan] = _clip(view.fan_speed, 100.0)
-            c[self.k_hp_enable] = 1.0 if view.hp_running else 0.0
-            c[self.k_hp_load] = _clip(view.hp_load, 0.0)
-            c[self.k_hp_setpoint] = (
-                view.hp_setpoint
-                if view.hp_setpoint is not None
-                else self.reverts.get(self.k_hp_setpoint, 65.0)
-            )
-            c[self.k_hp_reset] = 0.0
-            for p, k_run, k_speed in self.k_fws_pumps + self.k_dh_pumps:
-                running = view.pumps_running.get(p, False)
-                c[k_run] = 1.0 if running else 0.0
-                c[k_speed] = _clip(view.pump_speed.get(p), 0.0) if running else 0.0
-            if not any(view.pumps_running.get(p, False) for p, _, _ in self.k_fws_pumps):
-                _, k_run, k_speed = self.k_fws_pumps[0]
-                c[k_run] = 1.0
-                c[k_speed] = self.settings.pumps.fws.speed_pct
+            startup_commands(c, k, view, self.reverts, self.settings.pumps.fws.speed_pct)
             return c
-        c[self.k_valve] = 100.0 if safe else _clip(self.valve.output, 100.0)
-        c[self.k_fan] = self.fans.speed
-        c[self.k_hp_enable] = 1.0 if enable else 0.0
-        c[self.k_hp_load] = self.tuning.hp_load_pct if enable else 0.0
-        c[self.k_hp_setpoint] = self.hp_setpoint or self.reverts.get(self.k_hp_setpoint, 65.0)
-        c[self.k_hp_reset] = 1.0 if reset else 0.0
-        for out, keys in ((fws_out, self.k_fws_pumps), (dh_out, self.k_dh_pumps)):
-            for p, k_run, k_speed in keys:
-                c[k_run] = 1.0 if out.run.get(p) else 0.0
-                c[k_speed] = _clip(out.speed.get(p, 0.0), 0.0)
+        c[k.valve] = 100.0 if safe else clip(self.valve.output, 100.0)
+        c[k.fan] = self.fans.speed
+        c[k.hp_enable] = 1.0 if enable else 0.0
+        c[k.hp_load] = self.tuning.hp_load_pct if enable else 0.0
+        c[k.hp_setpoint] = self.hp_setpoint or self.reverts.get(k.hp_setpoint, 65.0)
+        c[k.hp_reset] = 1.0 if reset else 0.0
+        pump_commands(c, k, fws_out, dh_out)
         if safe:
-            for key, value in self.reverts.items():
-                if key not in (self.k_fan, self.k_heartbeat):
-                    c[key] = value
-            c[self.k_hp_reset] = 1.0 if reset else 0.0
+            self.safe_outputs.apply(c, reset)
         return c
 
-    def _revert_lost_devices(
-        self, commands: dict[str, float], lost: frozenset[str], now: float
-    ) -> None:
-        grace = self.settings.interlocks.device_loss_grace_s
-        for dev in list(self._lost_since):
-            if dev not in lost:
-                del self._lost_since[dev]
-        for dev in lost:
-            since = self._lost_since.setdefault(dev, now)
-            if now - since < grace:
-                continue
-            prefix = dev + "."
-            for key in commands:
-                if (
-                    key.startswith(prefix)
-                    and key in self.reverts
-                    and not key.endswith(".heartbeat")
-                ):
-                    commands[key] = self.reverts[key]
-
-    def _alarm_signals(
-        self,
-        view: PlantView,
-        image: ProcessImage,
-        mode: Mode,
-        fws_out: PumpGroupOutput,
-        dh_out: PumpGroupOutput,
-        dh_sp: float | None,
-    ) -> dict[str, float | bool | None]:
-        il = self.interlocks
-        pumps = self.settings.pumps
+    def _own_signals(self, view: PlantView, dh_sp: float | None) -> dict[str, float | bool | None]:
         err: float | None = 0.0
         if self.inj.injecting:
             err = (
@@ -455,38 +324,11 @@ class BaselineCore:
                 if view.dh_supply is not None and dh_sp is not None
                 else None
             )
-        sig: dict[str, float | bool | None] = {
-            "fws_supply": view.fws_supply,
-            "fws_return": view.fws_return,
-            "dh_supply": view.dh_supply,
+        return {
             "dh_supply_error": err,
-            "it_heat_kw": view.it_heat_kw,
-            "tank_soc": self.cond.tank.soc,
-            "tank_sensor_faults": float(self.cond.tank.bad_sensors),
             "hx_ua_ratio": None,  # no heat-exchanger monitor on the PLC
-            "hp_tripped": view.hp_tripped,
             "hp_reset_exhausted": self.trip_reset.exhausted,
-            "mode_safe": mode is Mode.SAFE,
-            "network_unavailable": il.active(Interlock.NETWORK_LOST),
-            "ctl_scan_overrun": bool(image.values.get("ctl.scan_overrun")),
-            "meter_mismatch": bool(image.values.get("ctl.meter_mismatch")),
-            "pumps.fws.failed": not all(
-                view.pumps_available.get(p, False) for p in pumps.fws.pumps
-            ),
-            "pumps.fws.standby_unavailable": fws_out.standby_unavailable,
-            "pumps.dh.failed": not all(view.pumps_available.get(p, False) for p in pumps.dh.pumps),
-            "pumps.dh.standby_unavailable": dh_out.standby_unavailable,
         }
-        for i in Interlock:
-            sig[f"interlock.{i}"] = i in il.latched
-        for d in self._devices:
-            sig[f"comms.{d}"] = d in view.comms_lost
-        for grp in self.cond.groups:
-            sig[f"sensor.{grp.name}.disagreement"] = grp.disagreement
-            for i, k in enumerate(grp.keys):
-                dev = k.split(".", 1)[0]
-                sig[f"sensor.{k}"] = grp.faulty(i) and not (grp.bad[i] and dev in view.comms_lost)
-        return sig
 
     def _update_status(
         self,
@@ -514,7 +356,3 @@ class BaselineCore:
         st.loops["valve"] = self.valve.output
         st.loops["fan"] = self.fans.speed
         st.loops["injection_speed"] = self.inj.speed
-
-
-def _clip(x: float | None, default: float) -> float:
-    return min(100.0, max(0.0, x)) if x is not None else default

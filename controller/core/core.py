@@ -24,21 +24,21 @@ from controller.core.image import ProcessImage
 from controller.core.injection import InjectionControl
 from controller.core.interlocks import Interlock, Interlocks
 from controller.core.modes import Mode, ModeSelector
-from controller.core.pumps import PumpGroup, PumpGroupConfig, PumpGroupOutput
-from controller.core.setpointsource import Targets, select_targets
-
-FORCE_FULL_COOLING = frozenset(
-    {
-        Interlock.FWS_HIGH_HIGH,
-        Interlock.FWS_PUMPS_LOST,
-        Interlock.SAFETY_SIGNAL_BAD,
-        Interlock.PLC_LOCAL_SAFE,
-        Interlock.HP_TRIP,
-    }
+from controller.core.pumps import PumpGroup, PumpGroupOutput
+from controller.core.safety import (
+    FORCE_FULL_COOLING,
+    AlarmSignals,
+    CommandKeys,
+    DeviceLoss,
+    InterlockCauses,
+    SafeOutputs,
+    alarm_devices,
+    pct,
+    pump_commands,
+    pump_config,
+    startup_commands,
 )
-SIGNAL_BAD_S = 3.0
-PUMPS_LOST_S = 5.0
-NETWORK_UNKNOWN_S = 30.0
+from controller.core.setpointsource import Targets, select_targets
 
 
 @dataclass(slots=True)
@@ -88,17 +88,6 @@ class CoreOutput:
     alarm_events: list[AlarmEvent]
 
 
-def _pump_cfg(name: str, g: Any, min_running: int) -> PumpGroupConfig:
-    return PumpGroupConfig(
-        name=name,
-        pumps=list(g.pumps),
-        min_running=min_running,
-        proof_s=g.proof_s,
-        rotation_s=g.rotation_h * 3600.0,
-        overlap_s=g.overlap_s,
-    )
-
-
 class ControlCore:
     """The control strategy. Construct once; call ``step`` every scan cycle."""
 
@@ -119,87 +108,24 @@ class ControlCore:
         self.fws = FwsLoop(settings)
         self.hp = HeatPumpControl(settings, now)
         self.inj = InjectionControl(settings)
-        self.fws_pumps = PumpGroup(_pump_cfg("fws", settings.pumps.fws, 1))
-        self.dh_pumps = PumpGroup(_pump_cfg("dh", settings.pumps.dh, 0))
+        self.fws_pumps = PumpGroup(pump_config("fws", settings.pumps.fws, 1))
+        self.dh_pumps = PumpGroup(pump_config("dh", settings.pumps.dh, 0))
         hx = settings.hx_monitor
         self.hx = HxMonitor(hx.clean_ua_kw_per_k, hx.learn_h, hx.filter_h, hx.min_load_pct)
         self.started = now
         self.heartbeat = 0
-        self._signal_bad_since: float | None = None
-        self._pumps_down_since: float | None = None
-        self._network_unknown_since: float | None = None
-        self._network_last = True
-        self._lost_since: dict[str, float] = {}
+        self.causes = InterlockCauses()
+        self.device_loss = DeviceLoss(self.reverts)
         self._last_targets: Targets | None = None
         self.status = CoreStatus()
-        self.signals: dict[str, float | bool | None] = {}
-        self._devices = sorted(
-            {d.split(".", 1)[0] for d in self.reverts}
-            | set(settings.plant.cdus)
-            | {r.heatmeter, r.utility}
-        )
+        self.keys = CommandKeys.of(settings)
+        self.safe_outputs = SafeOutputs(self.keys, self.reverts)
+        self.alarm_signals = AlarmSignals(self.cond, alarm_devices(settings, self.reverts))
         self.alarm_engine = AlarmEngine(list(alarms), known_signals=self.signal_names())
-        self._keys()
-        self._il_keys = [(i, f"interlock.{i}") for i in Interlock]
-        self._sig_latched: frozenset[Interlock] | None = None
-        self._sig_lost: frozenset[str] | None = None
-        self._sig_sensors_dirty = True
-        self._comms_keys = [(d, f"comms.{d}") for d in self._devices]
-        self._group_keys = [
-            (
-                grp,
-                f"sensor.{grp.name}.disagreement",
-                [(i, k, f"sensor.{k}", k.split(".", 1)[0]) for i, k in enumerate(grp.keys)],
-            )
-            for grp in self.cond.groups
-        ]
 
-    def _keys(self) -> None:
-        """Command keys, built once: the scan cycle should not format strings."""
-        s = self.settings
-        plc, hpd, dc = s.roles.plc, s.roles.heatpump, s.roles.drycooler
-        self.k_heartbeat = f"{plc}.heartbeat"
-        self.k_valve = f"{plc}.bypass_valve_cmd"
-        self.k_fan = f"{dc}.fan_speed_cmd"
-        self.k_hp_enable = f"{hpd}.enable"
-        self.k_hp_load = f"{hpd}.load_setpoint"
-        self.k_hp_setpoint = f"{hpd}.supply_setpoint"
-        self.k_hp_reset = f"{hpd}.trip_reset"
-        self.k_fws_pumps = [
-            (p, f"{plc}.{p}_run", f"{plc}.{p}_speed_cmd") for p in s.pumps.fws.pumps
-        ]
-        self.k_dh_pumps = [(p, f"{plc}.{p}_run", f"{plc}.{p}_speed_cmd") for p in s.pumps.dh.pumps]
-        self.safe_reverts = [
-            (k, v) for k, v in self.reverts.items() if k not in (self.k_fan, self.k_heartbeat)
-        ]
-
-    # ----------------------------------------------------------------- signals
     def signal_names(self) -> set[str]:
         """Every name an alarm definition may use as its source."""
-        names = {
-            "fws_supply",
-            "fws_return",
-            "dh_supply",
-            "dh_supply_error",
-            "it_heat_kw",
-            "tank_soc",
-            "tank_sensor_faults",
-            "hx_ua_ratio",
-            "hp_tripped",
-            "hp_reset_exhausted",
-            "mode_safe",
-            "network_unavailable",
-            "ctl_scan_overrun",
-            "meter_mismatch",
-        }
-        names |= {f"interlock.{il}" for il in Interlock}
-        names |= {f"comms.{d}" for d in self._devices}
-        for g in ("fws", "dh"):
-            names |= {f"pumps.{g}.failed", f"pumps.{g}.standby_unavailable"}
-        for grp in self.cond.groups:
-            names.add(f"sensor.{grp.name}.disagreement")
-            names |= {f"sensor.{k}" for k in grp.keys}
-        return names
+        return self.alarm_signals.names()
 
     # ----------------------------------------------------------------- operations
     def acknowledge(self, alarm_id: str, user: str, now: float) -> AlarmEvent | None:
@@ -225,7 +151,6 @@ class ControlCore:
         self.fws.loop.setpoint = new.setpoints.fws_supply_temp
         self.fws.loop.retune(t.fws.kp, t.fws.ki, t.fws.kd, view.fws_supply)
         self.fws.split = t.fws_split_pct
-        self._keys()
         self.hp.apply_settings(new, view)
         self.inj.apply_settings(new, view)
         self.interlocks.dwell_s = new.interlocks.dwell_s
@@ -266,7 +191,7 @@ class ControlCore:
         tank = self.cond.tank
         soc = tank.soc
         # 2. Interlocks.
-        causes = self._interlock_causes(view, now)
+        causes = self.causes.evaluate(view, s, now)
         il = self.interlocks
         il.update(causes, now)
         network_safe_mode = s.interlocks.network_loss == "safe"
@@ -393,54 +318,30 @@ class ControlCore:
         # 7. Commands, then the overrides that nothing may undo.
         self.heartbeat = (self.heartbeat + 1) & 0xFFFF
         commands = self._commands(mode, view, hp_cmd, fws_out, dh_out, safe)
-        self._revert_lost_devices(commands, image.comms_lost, now, events)
+        transitions: list[tuple[str, str]] = []
+        self.device_loss.apply(
+            commands, image.comms_lost, now, s.interlocks.device_loss_grace_s, transitions
+        )
+        for what, dev in transitions:
+            events.append(CoreEvent(now, "comms", f"data from {dev} {what}", {"device": dev}))
         # 8. Alarms and status.
         alarm_events = self.alarm_engine.update(
-            self._alarm_signals(view, targets, mode, fws_out, dh_out, image), now
+            self.alarm_signals.update(
+                view,
+                il,
+                mode is Mode.SAFE,
+                (self.fws_pumps, self.dh_pumps),
+                (fws_out, dh_out),
+                s,
+                image,
+                self._own_signals(view, targets),
+            ),
+            now,
         )
         self._update_status(mode, view, targets, deliver, degraded)
         return CoreOutput(commands, self.status, events, alarm_events)
 
     # ----------------------------------------------------------------- parts
-    def _interlock_causes(self, view: PlantView, now: float) -> dict[Interlock, bool]:
-        s = self.settings
-        fws = view.fws_supply
-        if fws is None:
-            if self._signal_bad_since is None:
-                self._signal_bad_since = now
-        else:
-            self._signal_bad_since = None
-        signal_bad = (
-            self._signal_bad_since is not None and now - self._signal_bad_since >= SIGNAL_BAD_S
-        )
-        fws_pumps = s.pumps.fws.pumps
-        any_running = any(view.pumps_running.get(p, False) for p in fws_pumps)
-        if view.plc_known and not any_running:
-            if self._pumps_down_since is None:
-                self._pumps_down_since = now
-        else:
-            self._pumps_down_since = None
-        pumps_lost = (
-            self._pumps_down_since is not None and now - self._pumps_down_since >= PUMPS_LOST_S
-        )
-        net = view.network_available
-        if net is None:
-            if self._network_unknown_since is None:
-                self._network_unknown_since = now
-            if now - self._network_unknown_since >= NETWORK_UNKNOWN_S:
-                self._network_last = False
-        else:
-            self._network_unknown_since = None
-            self._network_last = net
-        return {
-            Interlock.FWS_HIGH_HIGH: fws is not None and fws > s.limits.fws_supply_high_high,
-            Interlock.FWS_PUMPS_LOST: pumps_lost,
-            Interlock.SAFETY_SIGNAL_BAD: signal_bad,
-            Interlock.PLC_LOCAL_SAFE: view.plc_local_safe,
-            Interlock.HP_TRIP: view.hp_tripped,
-            Interlock.NETWORK_LOST: not self._network_last,
-        }
-
     def _pumps_healthy(self) -> bool:
         s = self.settings.pumps
         return all(self.fws_pumps.healthy(p) for p in s.fws.pumps) and all(
@@ -477,149 +378,52 @@ class ControlCore:
         safe: bool,
     ) -> dict[str, float]:
         s = self.settings
-        c: dict[str, float] = {self.k_heartbeat: float(self.heartbeat)}
+        k = self.keys
+        c: dict[str, float] = {k.heartbeat: float(self.heartbeat)}
         if mode is Mode.MANUAL and not safe:
             m = s.manual
-            c[self.k_valve] = m.bypass_valve_pct
-            c[self.k_fan] = m.fan_speed_pct
-            c[self.k_hp_enable] = 1.0 if m.hp_enable else 0.0
-            c[self.k_hp_load] = m.hp_load_pct
-            c[self.k_hp_setpoint] = m.hp_supply_setpoint
-            c[self.k_hp_reset] = 0.0
-            for p, k_run, k_speed in self.k_fws_pumps:
+            c[k.valve] = m.bypass_valve_pct
+            c[k.fan] = m.fan_speed_pct
+            c[k.hp_enable] = 1.0 if m.hp_enable else 0.0
+            c[k.hp_load] = m.hp_load_pct
+            c[k.hp_setpoint] = m.hp_supply_setpoint
+            c[k.hp_reset] = 0.0
+            for p, k_run, k_speed in k.fws_pumps:
                 c[k_run] = 1.0 if fws_out.run.get(p) else 0.0
                 c[k_speed] = fws_out.speed.get(p, 0.0)
-            for p, k_run, k_speed in self.k_dh_pumps:
+            for p, k_run, k_speed in k.dh_pumps:
                 on = m.dh_pump_speed_pct > 0 and p == dh_out.duty
                 c[k_run] = 1.0 if on else 0.0
                 c[k_speed] = m.dh_pump_speed_pct if on else 0.0
             return c
         if mode is Mode.STARTUP and not safe:
-            # Hand-over: keep the plant as found until the controller has seen it whole.
-            c[self.k_valve] = _clip(view.valve_pos, 100.0)
-            c[self.k_fan] = _clip(view.fan_speed, 100.0)
-            c[self.k_hp_enable] = 1.0 if view.hp_running else 0.0
-            c[self.k_hp_load] = _clip(view.hp_load, 0.0)
-            c[self.k_hp_setpoint] = (
-                view.hp_setpoint
-                if view.hp_setpoint is not None
-                else self.reverts.get(self.k_hp_setpoint, 65.0)
-            )
-            c[self.k_hp_reset] = 0.0
-            any_fws = False
-            for p, k_run, k_speed in self.k_fws_pumps + self.k_dh_pumps:
-                running = view.pumps_running.get(p, False)
-                c[k_run] = 1.0 if running else 0.0
-                c[k_speed] = _clip(view.pump_speed.get(p), 0.0) if running else 0.0
-            any_fws = any(view.pumps_running.get(p, False) for p, _, _ in self.k_fws_pumps)
-            if not any_fws:
-                _, k_run, k_speed = self.k_fws_pumps[0]
-                c[k_run] = 1.0
-                c[k_speed] = s.pumps.fws.speed_pct
+            startup_commands(c, k, view, self.reverts, s.pumps.fws.speed_pct)
             return c
-        c[self.k_valve] = _pct(self.fws.valve)
-        c[self.k_fan] = _pct(self.fws.fan)
-        c[self.k_hp_enable] = 1.0 if hp.enable else 0.0
-        c[self.k_hp_load] = _pct(hp.load_pct)
-        c[self.k_hp_setpoint] = hp.setpoint
-        c[self.k_hp_reset] = 1.0 if hp.trip_reset else 0.0
-        run, speed = fws_out.run, fws_out.speed
-        for p, k_run, k_speed in self.k_fws_pumps:
-            c[k_run] = 1.0 if run.get(p) else 0.0
-            c[k_speed] = _pct(speed.get(p, 0.0))
-        run, speed = dh_out.run, dh_out.speed
-        for p, k_run, k_speed in self.k_dh_pumps:
-            c[k_run] = 1.0 if run.get(p) else 0.0
-            c[k_speed] = _pct(speed.get(p, 0.0))
+        c[k.valve] = pct(self.fws.valve)
+        c[k.fan] = pct(self.fws.fan)
+        c[k.hp_enable] = 1.0 if hp.enable else 0.0
+        c[k.hp_load] = pct(hp.load_pct)
+        c[k.hp_setpoint] = hp.setpoint
+        c[k.hp_reset] = 1.0 if hp.trip_reset else 0.0
+        pump_commands(c, k, fws_out, dh_out)
         if safe:
-            # SAFE: every output at its revert value, except the fans, which the loop
-            # brings down from full only as far as the facility water allows.
-            for key, value in self.safe_reverts:
-                c[key] = value
-            c[self.k_hp_reset] = 1.0 if hp.trip_reset else 0.0
+            self.safe_outputs.apply(c, hp.trip_reset)
         return c
 
-    def _revert_lost_devices(
-        self, commands: dict[str, float], lost: frozenset[str], now: float, events: list[CoreEvent]
-    ) -> None:
-        grace = self.settings.interlocks.device_loss_grace_s
-        for dev in list(self._lost_since):
-            if dev not in lost:
-                del self._lost_since[dev]
-                events.append(CoreEvent(now, "comms", f"data from {dev} restored", {"device": dev}))
-        for dev in lost:
-            since = self._lost_since.get(dev)
-            if since is None:
-                self._lost_since[dev] = now
-                events.append(CoreEvent(now, "comms", f"data from {dev} lost", {"device": dev}))
-                continue
-            if now - since < grace:
-                continue
-            prefix = dev + "."
-            for key in commands:
-                if (
-                    key.startswith(prefix)
-                    and key in self.reverts
-                    and not key.endswith(".heartbeat")
-                ):
-                    commands[key] = self.reverts[key]
-
-    def _alarm_signals(
-        self,
-        view: PlantView,
-        targets: Targets,
-        mode: Mode,
-        fws_out: PumpGroupOutput,
-        dh_out: PumpGroupOutput,
-        image: ProcessImage,
-    ) -> dict[str, float | bool | None]:
-        sig = self.signals
-        il = self.interlocks
-        sig["fws_supply"] = view.fws_supply
-        sig["fws_return"] = view.fws_return
-        sig["dh_supply"] = view.dh_supply
-        err = None
-        if self.inj.injecting and view.dh_supply is not None:
+    def _own_signals(self, view: PlantView, targets: Targets) -> dict[str, float | bool | None]:
+        """The alarm signals only this strategy knows."""
+        injecting = self.inj.injecting
+        if not injecting:
+            err: float | None = 0.0
+        elif view.dh_supply is None:
+            err = None
+        else:
             err = abs(view.dh_supply - targets.dh_setpoint)
-        sig["dh_supply_error"] = (
-            err if err is not None else (0.0 if not self.inj.injecting else None)
-        )
-        sig["it_heat_kw"] = view.it_heat_kw
-        sig["tank_soc"] = self.cond.tank.soc
-        sig["tank_sensor_faults"] = float(self.cond.tank.bad_sensors)
-        sig["hx_ua_ratio"] = self.hx.ratio
-        sig["hp_tripped"] = view.hp_tripped
-        sig["hp_reset_exhausted"] = self.hp.reset_exhausted
-        sig["mode_safe"] = mode is Mode.SAFE
-        sig["network_unavailable"] = il.active(Interlock.NETWORK_LOST)
-        sig["ctl_scan_overrun"] = bool(image.values.get("ctl.scan_overrun"))
-        sig["meter_mismatch"] = bool(image.values.get("ctl.meter_mismatch"))
-        # The flag families below rarely change: they are rewritten only when their
-        # inputs do (this runs every scan, and a simulated day is 86,400 scans).
-        latched = il.latched
-        if latched != self._sig_latched:
-            self._sig_latched = frozenset(latched)
-            for i, key in self._il_keys:
-                sig[key] = i in latched
-        lost = view.comms_lost
-        if lost != self._sig_lost:
-            self._sig_lost = lost
-            for d, key in self._comms_keys:
-                sig[key] = d in lost
-        s = self.settings.pumps
-        sig["pumps.fws.failed"] = not all(self.fws_pumps.healthy(p) for p in s.fws.pumps)
-        sig["pumps.fws.standby_unavailable"] = fws_out.standby_unavailable
-        sig["pumps.dh.failed"] = not all(self.dh_pumps.healthy(p) for p in s.dh.pumps)
-        sig["pumps.dh.standby_unavailable"] = dh_out.standby_unavailable
-        any_degraded = any(grp.degraded for grp in self.cond.groups)
-        if any_degraded or self._sig_sensors_dirty or lost:
-            self._sig_sensors_dirty = any_degraded or bool(lost)
-            for grp, dkey, members in self._group_keys:
-                sig[dkey] = grp.disagreement
-                for i, _, skey, dev in members:
-                    # A sensor on a silent device is a comms problem, not a sensor fault.
-                    sig[skey] = grp.faulty(i) and not (grp.bad[i] and dev in lost)
-        return sig
+        return {
+            "dh_supply_error": err,
+            "hx_ua_ratio": self.hx.ratio,
+            "hp_reset_exhausted": self.hp.reset_exhausted,
+        }
 
     def _update_status(
         self, mode: Mode, view: PlantView, targets: Targets, deliver: float, degraded: list[str]
@@ -660,11 +464,3 @@ class ControlCore:
         loops["soc_kw"] = self.hp.soc_loop.last_output
         loops["injection_speed"] = self.inj.speed
         loops["injection_target_kw"] = self.inj.target_kw
-
-
-def _pct(x: float) -> float:
-    return min(100.0, max(0.0, x))
-
-
-def _clip(x: float | None, default: float) -> float:
-    return _pct(x) if x is not None else default
