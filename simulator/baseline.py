@@ -48,7 +48,6 @@ from controller.core.interlocks import Interlock, Interlocks
 from controller.core.modes import Mode, ModeSelector
 from controller.core.pumps import PumpGroup, PumpGroupOutput
 from controller.core.safety import (
-    FORCE_FULL_COOLING,
     AlarmSignals,
     CommandKeys,
     DeviceLoss,
@@ -56,6 +55,7 @@ from controller.core.safety import (
     SafeOutputs,
     alarm_devices,
     clip,
+    interlock_state,
     pump_commands,
     pump_config,
     startup_commands,
@@ -174,15 +174,14 @@ class BaselineCore:
         # Interlocks: the same causes, dwell and actions as the project's controller.
         il = self.interlocks
         il.update(self.causes.evaluate(view, s, now), now)
-        network_safe_mode = s.interlocks.network_loss == "safe"
         for trip in il.tripped_now:
             events.append(
                 CoreEvent(now, "interlock", f"interlock {trip} tripped", {"interlock": str(trip)})
             )
-            if trip in FORCE_FULL_COOLING or (trip is Interlock.NETWORK_LOST and network_safe_mode):
-                self.valve.force_open()
-                self.fans.full(now)
-        safe = il.safe or (network_safe_mode and il.active(Interlock.NETWORK_LOST))
+        force_full, safe = interlock_state(il, s)
+        if force_full:
+            self.valve.force_open()
+            self.fans.full(now)
         starting = (
             (now - self.started < s.scan.startup_s) or view.fws_supply is None or dh_sp is None
         ) and self.modes.mode is Mode.STARTUP

@@ -26,13 +26,13 @@ from controller.core.interlocks import Interlock, Interlocks
 from controller.core.modes import Mode, ModeSelector
 from controller.core.pumps import PumpGroup, PumpGroupOutput
 from controller.core.safety import (
-    FORCE_FULL_COOLING,
     AlarmSignals,
     CommandKeys,
     DeviceLoss,
     InterlockCauses,
     SafeOutputs,
     alarm_devices,
+    interlock_state,
     pct,
     pump_commands,
     pump_config,
@@ -194,15 +194,13 @@ class ControlCore:
         causes = self.causes.evaluate(view, s, now)
         il = self.interlocks
         il.update(causes, now)
-        network_safe_mode = s.interlocks.network_loss == "safe"
         for trip in il.tripped_now:
             events.append(
                 CoreEvent(now, "interlock", f"interlock {trip} tripped", {"interlock": str(trip)})
             )
-            if trip in FORCE_FULL_COOLING or (trip is Interlock.NETWORK_LOST and network_safe_mode):
-                self.fws.force_full(view.fws_supply)
-        network_safe = network_safe_mode and il.active(Interlock.NETWORK_LOST)
-        safe = il.safe or network_safe
+        force_full, safe = interlock_state(il, s)
+        if force_full:
+            self.fws.force_full(view.fws_supply)
         # 3. Mode.
         starting = (now - self.started < s.scan.startup_s) or view.fws_supply is None
         starting = starting and self.modes.mode is Mode.STARTUP

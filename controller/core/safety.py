@@ -37,6 +37,17 @@ FORCE_FULL_COOLING = frozenset(
 )
 
 
+def interlock_state(il: Interlocks, s: SiteSettings) -> tuple[bool, bool]:
+    """(push the dry coolers to full now, the plant is SAFE) after ``il.update``.
+
+    With ``network_loss = "safe"`` a network loss counts as a safety interlock too.
+    """
+    safe_policy = s.interlocks.network_loss == "safe"
+    network = Interlock.NETWORK_LOST
+    force = any(t in FORCE_FULL_COOLING or (safe_policy and t is network) for t in il.tripped_now)
+    return force, il.safe or (safe_policy and il.active(network))
+
+
 def pump_config(name: str, group: PumpGroupSettings, min_running: int) -> PumpGroupConfig:
     return PumpGroupConfig(
         name=name,
