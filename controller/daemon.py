@@ -13,7 +13,7 @@ import asyncio
 import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -59,9 +59,6 @@ class CycleInfo:
     duration_s: float = 0.0
     poll_s: float = 0.0
     write_s: float = 0.0
-    write_failures: int = 0
-    started_epoch: float = 0.0
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 class Daemon:
@@ -92,7 +89,6 @@ class Daemon:
         self.audit = audit_logger(source="site file")
         self._next_reload_check = 0.0
         self.pending_acks: list[tuple[str, str]] = []
-        self._epoch0 = time.time()
         if s.accounting.enabled:
             self._add_accounting()
 
@@ -112,9 +108,6 @@ class Daemon:
     def core_now(self, mono: float) -> float:
         """Control time: monotonic seconds since start, scaled for an accelerated plant."""
         return (mono - self.clock.t0) * self.time_scale
-
-    def epoch_of(self, core_time: float) -> float:
-        return self._epoch0 + core_time / self.time_scale
 
     # ----------------------------------------------------------------- lifecycle
     def request_stop(self) -> None:
@@ -137,7 +130,6 @@ class Daemon:
         )
         await self.bus.start()
         self.clock = ScanClock(s.scan.period_s)
-        self._epoch0 = time.time()
         end = None if self.duration_s is None else self.clock.t0 + self.duration_s
         try:
             while not self.stopping.is_set():
@@ -165,7 +157,6 @@ class Daemon:
         mono = self.clock.cycle_started
         info = self.cycle
         info.number = self.clock.k
-        info.started_epoch = time.time()
         report = await self.bus.poll_cycle(self.clock.k)
         info.poll_s = report.duration_s
         extra: dict[str, float | None] = {
@@ -187,8 +178,7 @@ class Daemon:
         )
         t_write = time.monotonic()
         try:
-            wrep = await self.writer.apply(nest(out.commands))
-            info.write_failures = len(wrep.failed)
+            await self.writer.apply(nest(out.commands))
         except CommandError as exc:  # the core asked for something the map refuses
             log.error("command refused", error=str(exc))
         info.write_s = time.monotonic() - t_write

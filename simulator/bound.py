@@ -192,14 +192,11 @@ class ScenarioBound:
 
 
 def _fouling_factor(events: Sequence[HxFouling], t: float) -> float:
-    """Evaporator UA factor at time t, ramped as ``Plant._update_fouling`` ramps it."""
+    """Evaporator UA factor at time t, from the event's own ramp as the plant uses it."""
     factor = 1.0
     for ev in events:
-        if t < ev.at or getattr(ev, "exchanger", "evaporator") != "evaporator":
-            continue
-        end = ev.at + (ev.duration or 0.0)
-        frac = 1.0 if end <= ev.at else min(1.0, (t - ev.at) / (end - ev.at))
-        factor = factor + (float(ev.ua_factor) - factor) * frac
+        if ev.exchanger == "evaporator":
+            factor *= ev.ua_factor_at(t)
     return factor
 
 

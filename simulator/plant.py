@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from simulator.devices import DevicePoints
+from simulator.events import HxFouling
 from simulator.physics import CP_WATER
 from simulator.physics.actuators import PumpGroup, Valve
 from simulator.physics.cdu import Cdu
@@ -108,7 +109,6 @@ class Plant:
         self.m_dh = 0.0
         self.m_tank = 0.0
         self.t_evap_out = self.t_fws_return
-        self.t_dc_out = self.t_fws_return
         self.q_dh = 0.0
         # Commands as last written by the controller (power-on values = safe values).
         self.cmd: dict[tuple[str, str], float] = {
@@ -147,7 +147,8 @@ class Plant:
         # Injected faults.
         self.sensor_overrides: dict[tuple[str, str], float] = {}
         self.comms_faults: dict[str, CommsFault] = {}
-        self._fouling: dict[str, tuple[float, float, float, float]] = {}
+        # One fouling event per exchanger at most (scenario validation refuses overlaps).
+        self._fouling: dict[str, HxFouling] = {}
         self.energy = EnergyTotals()
         self._stored0 = self.stored_energy_kwh()
         self.points = DevicePoints(self, seed)
@@ -318,9 +319,8 @@ class Plant:
         self.points.update(dt)
 
     def _update_fouling(self, now: float) -> None:
-        for exchanger, (t0, t1, f0, f1) in self._fouling.items():
-            frac = 1.0 if t1 <= t0 else min(1.0, max(0.0, (now - t0) / (t1 - t0)))
-            factor = f0 + (f1 - f0) * frac
+        for exchanger, event in self._fouling.items():
+            factor = event.ua_factor_at(now)
             if exchanger == "evaporator":
                 self.hp.evap_fouling = factor
             else:
@@ -362,10 +362,7 @@ class Plant:
             else:
                 self.comms_faults.pop(event.device, None)
         elif kind == "hx_fouling" and start:
-            exch = getattr(event, "exchanger", "evaporator")
-            current = self.hp.evap_fouling if exch == "evaporator" else self.hp.cond_fouling
-            end = now + (event.duration or 0.0)
-            self._fouling[exch] = (now, end, current, float(event.ua_factor))
+            self._fouling[event.exchanger] = event
         # network_outage acts through the boundary; controller_stop through the runner.
 
     # ----------------------------------------------------------------- PlantPoints

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,7 +120,3 @@ class SimulatorShell:
     @property
     def endpoints(self) -> dict[str, tuple[str, int]]:
         return self.server.endpoints
-
-
-def wall_clock() -> float:
-    return time.monotonic()

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from simulator.plant import Plant, PlantBoundary
 from simulator.plantconfig import PlantConfig
 
-Setter = Callable[[Plant, float], None]
 Reader = Callable[[Plant], float]
 
 

@@ -213,7 +213,6 @@ class HxMonitorSettings(_Section):
     clean_ua_kw_per_k: Annotated[float, Field(ge=0)] = 0.0
     """Evaporator UA when clean; 0 = learn it from the first hours of steady running."""
     learn_h: Pos = 2.0
-    alarm_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.7
     filter_h: Pos = 1.0
     min_load_pct: Annotated[float, Field(ge=0, le=100)] = 40.0
 

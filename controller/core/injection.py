@@ -50,7 +50,6 @@ class InjectionControl:
         self.speed = 0.0
         self.target_kw = 0.0
         self.limited_by_temp = False
-        self.soc_limited = False
         self._cold_since: float | None = None
         self.cold_stop = False
 
@@ -77,7 +76,6 @@ class InjectionControl:
         if soc is None or demand <= hp:
             return demand
         share = min(1.0, max(0.0, (soc - soc_min) / SOC_TAPER))
-        self.soc_limited = share < 1.0
         return hp + (demand - hp) * share
 
     def step(

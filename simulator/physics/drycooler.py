@@ -49,11 +49,3 @@ class DryCoolers:
         self.q = q
         self.t_out = t_in - q / (m_water * CP_WATER)
         return q
-
-    def max_capacity(self, m_water: float, t_in: float, t_amb: float) -> float:
-        """What the bank could reject at full fan speed (for the physical bound)."""
-        if m_water <= 0:
-            return 0.0
-        c_w = m_water / self.cfg.units * CP_WATER
-        eps = eff_crossflow(self.ua_design, c_w, self.c_air_design)
-        return self.cfg.units * eps * min(c_w, self.c_air_design) * (t_in - t_amb)

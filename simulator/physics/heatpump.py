@@ -16,6 +16,7 @@ import math
 from enum import IntEnum
 
 from simulator.physics import CP_WATER
+from simulator.physics.hx import eff_phase_change
 from simulator.plantconfig import HeatPumpConfig
 
 KELVIN = 273.15
@@ -214,8 +215,8 @@ class HeatPump:
             self._protect(now, dt, m_evap)
             return
         c_c = m_c * CP_WATER
-        eps_e = 1.0 - math.exp(-self.ua_evap_clean * self.evap_fouling / c_e)
-        eps_c = 1.0 - math.exp(-self.ua_cond_clean * self.cond_fouling / c_c)
+        eps_e = eff_phase_change(self.ua_evap_clean * self.evap_fouling, c_e)
+        eps_c = eff_phase_change(self.ua_cond_clean * self.cond_fouling, c_c)
         t_cs = t_cond_in + q_cond / (eps_c * c_c)
         cop = self._cop_guess
         t_es = t_evap_in
