@@ -1,4 +1,4 @@
-"""Shared fixtures: closed-loop scenario runs, computed once per test session.
+"""Shared fixtures: closed-loop scenario runs, and a Modbus server on a free port.
 
 Each shipped scenario is run once with a controller in the loop; the energy-balance,
 control and KPI tests all read the same results. With two xdist workers the runs are
@@ -13,13 +13,17 @@ from __future__ import annotations
 import fcntl
 import pickle
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from modbus_helpers import shipped_map
+from pointstore import PointStore
+
+from simulator.modbus_server import PlantModbusServer
 from simulator.runner import RunResult, run_scenario
 
 _RESULTS: dict[tuple[str, str], RunResult] = {}
@@ -51,3 +55,17 @@ def scenario_run(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., RunR
         return result
 
     return get
+
+
+@pytest.fixture
+def store() -> PointStore:
+    return PointStore(shipped_map())
+
+
+@pytest.fixture
+async def server(store: PointStore) -> AsyncIterator[PlantModbusServer]:
+    """For the tests of the wire itself; tests that need a plant behind it define their own."""
+    srv = PlantModbusServer(shipped_map(), store, port=0)
+    await srv.start()
+    yield srv
+    await srv.stop()

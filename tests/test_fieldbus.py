@@ -137,19 +137,6 @@ def test_link_errors_name_the_line_in_the_site_file(tmp_path: Path) -> None:
 # ================================================================ FieldBus on the wire
 
 
-@pytest.fixture
-def store() -> PointStore:
-    return PointStore(shipped_map())
-
-
-@pytest.fixture
-async def server(store: PointStore) -> AsyncIterator[PlantModbusServer]:
-    srv = PlantModbusServer(shipped_map(), store, port=0)
-    await srv.start()
-    yield srv
-    await srv.stop()
-
-
 BusFactory = Callable[..., Awaitable[FieldBus]]
 
 

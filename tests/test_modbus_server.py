@@ -25,19 +25,6 @@ DEVICE_FAILURE = 4
 GATEWAY_NO_RESPONSE = 11
 
 
-@pytest.fixture
-def store() -> PointStore:
-    return PointStore(shipped_map())
-
-
-@pytest.fixture
-async def server(store: PointStore) -> AsyncIterator[PlantModbusServer]:
-    srv = PlantModbusServer(shipped_map(), store, port=0)
-    await srv.start()
-    yield srv
-    await srv.stop()
-
-
 async def connect(host: str, port: int) -> AsyncModbusTcpClient:
     c = AsyncModbusTcpClient(host, port=port, timeout=0.5, retries=0, reconnect_delay=0)
     assert await c.connect()

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import contextlib
 import io
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -17,19 +16,6 @@ from controller.cli import BUILTIN_COMMANDS, _load
 from controller.fieldbus.probe import probe_device, register_probe, render_probe
 from controller.fieldbus.signals import Quality
 from simulator.modbus_server import PlantModbusServer
-
-
-@pytest.fixture
-def store() -> PointStore:
-    return PointStore(shipped_map())
-
-
-@pytest.fixture
-async def server(store: PointStore) -> AsyncIterator[PlantModbusServer]:
-    srv = PlantModbusServer(shipped_map(), store, port=0)
-    await srv.start()
-    yield srv
-    await srv.stop()
 
 
 @pytest.fixture
