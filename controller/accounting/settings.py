@@ -11,19 +11,18 @@ from dataclasses import dataclass
 from typing import Annotated, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from controller.accounting.meter import register_modulus
 from controller.config.registermap import RegisterMap
+from controller.config.strictmodel import StrictModel
 
 Pos = Annotated[float, Field(gt=0)]
 NonNeg = Annotated[float, Field(ge=0)]
 Pct = Annotated[float, Field(ge=0, le=100)]
 
 
-class AccountingSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class AccountingSettings(StrictModel):
     enabled: bool = True
     interval_s: Annotated[int, Field(ge=60, le=3600)] = 900
     """Ledger interval; intervals start at UTC epoch multiples of it (15 min by default)."""
