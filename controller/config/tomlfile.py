@@ -226,21 +226,25 @@ def validate_data(
     text: str,
     path: Path,
     origins: Mapping[tuple[Any, ...], str] | None = None,
+    prefix: tuple[Any, ...] = (),
     **context: Any,
 ) -> M:
     """Validate file data strictly (see ``controller.config.strictmodel``).
 
     ``origins`` maps setting paths that came from elsewhere (environment variables)
-    to their name, so an error about them names the variable, not a line.
+    to their name, so an error about them names the variable, not a line. ``prefix``
+    is where ``data`` sits in the file when it is one table of it.
     """
     index = locate_lines(text)
     encoded, bad = json_text(data)
     if bad:
-        raise ConfigError(path, [_problem_at(loc, msg, index, origins) for loc, msg in bad])
+        raise ConfigError(
+            path, [_problem_at((*prefix, *loc), msg, index, origins) for loc, msg in bad]
+        )
     try:
         return model.model_validate_json(encoded, strict=True, context={"path": path, **context})
     except ValidationError as exc:
-        raise ConfigError(path, problems_from_validation(exc, index, origins=origins)) from None
+        raise ConfigError(path, problems_from_validation(exc, index, prefix, origins)) from None
 
 
 def origin_of(origins: Mapping[tuple[Any, ...], str] | None, loc: tuple[Any, ...]) -> str | None:
