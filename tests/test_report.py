@@ -172,6 +172,10 @@ def test_gas_series_rejects_a_malformed_file(tmp_path: Path) -> None:
     bad.write_text("2026-10,abc\n")
     with pytest.raises(ValueError, match="not a number"):
         load_gas_prices(bad)
+    for word in ("NaN", "Infinity", "-inf", "sNaN"):
+        bad.write_text(f"month,eur_per_mwh\n2026-10,38.27\n2026-11,{word}\n")
+        with pytest.raises(ValueError, match=r"gas.csv:3: .* is not a finite number"):
+            load_gas_prices(bad)
 
 
 def test_contract_needs_its_price() -> None:

@@ -96,9 +96,12 @@ def load_gas_prices(path: Path) -> dict[str, Decimal]:
             if month in prices:
                 raise ValueError(f"{path}:{n}: month {month} given twice")
             try:
-                prices[month] = Decimal(rec[1].strip())
+                price = Decimal(rec[1].strip())
             except ArithmeticError:
                 raise ValueError(f"{path}:{n}: {rec[1]!r} is not a number") from None
+            if not price.is_finite():  # Decimal reads NaN and Infinity
+                raise ValueError(f"{path}:{n}: {rec[1]!r} is not a finite number")
+            prices[month] = price
     return prices
 
 
