@@ -217,6 +217,13 @@ def test_variable_with_a_wrong_type_names_the_variable_not_a_line(tmp_path: Path
     assert "environment HRC_OPCUA__PORT: opcua.port: Input should be a valid integer" in message
 
 
+def test_a_cross_field_error_lists_the_overrides_in_effect(tmp_path: Path) -> None:
+    env = {"HRC_LIMITS__FWS_SUPPLY_HIGH": "34", "HRC_SITE__NAME": "x"}
+    message = refused(write(tmp_path, shipped_text()), env)
+    assert "fws_supply_temp 35 must lie between" in message
+    assert "environment overrides in effect: HRC_LIMITS__FWS_SUPPLY_HIGH, HRC_SITE__NAME" in message
+
+
 # ---------------------------------------------------------------- strict types
 
 

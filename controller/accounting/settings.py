@@ -59,7 +59,7 @@ class AccountingSettings(StrictModel):
     """Consistent readings needed before a register discontinuity becomes the baseline."""
     reset_max_start: NonNeg = 1000.0
     """A discontinuity to a value this small (kWh, or m³ for volume) is a detected reset."""
-    max_hold_s: Pos = 30.0
+    max_hold_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
     """A scan cycle longer than this counts only this long; the rest is uncovered."""
     seasonal_window_days: Annotated[int, Field(ge=1, le=3660)] = 365
 

@@ -151,6 +151,7 @@ class Limits(_Section):
     """Both within the range of the heat pump's setpoint register (checked against the map)."""
     hp_setpoint_ramp_k_per_min: Annotated[float, Field(gt=0, le=60)] = 2.0
     dh_demand_max_kw: Annotated[float, Field(gt=0, le=1_000_000)] = 5000.0
+    """Largest demand accepted from the utility (at most 1 GW: a typo guard, not a rating)."""
     tank_soc_min: Frac = 0.05
     tank_soc_stop: Frac = 0.95
     """Above this, with less demand than the heat pump's minimum load, it stops."""
@@ -487,7 +488,16 @@ def load_site(path: Path | str, environ: Mapping[str, str] | None = None) -> Loa
     problems = env.problems + _precheck(merged, index)
     if problems:
         raise ConfigError(path, problems)
-    settings = validate_data(SiteSettings, merged, text, path, origins=env.origins)
+    # A problem across fields may involve a value set by a variable: name them all.
+    overrides = [
+        ConfigProblem("", None, f"environment overrides in effect: {', '.join(names)}")
+        for names in [sorted(o.removeprefix("environment ") for o in env.origins.values())]
+        if names
+    ]
+    try:
+        settings = validate_data(SiteSettings, merged, text, path, origins=env.origins)
+    except ConfigError as exc:
+        raise ConfigError(path, exc.problems + overrides) from None
     map_path = Path(settings.register_map)
     if not map_path.is_absolute():
         map_path = path.parent / map_path
@@ -497,5 +507,5 @@ def load_site(path: Path | str, environ: Mapping[str, str] | None = None) -> Loa
         for loc, msg in _check_against_map(settings, regmap)
     ]
     if problems:
-        raise ConfigError(path, problems)
+        raise ConfigError(path, problems + overrides)
     return LoadedSite(path=path, settings=settings, regmap=regmap)

@@ -1,4 +1,4 @@
-"""Load TOML files into pydantic models with errors an operator can act on.
+"""Load TOML files into pydantic models, strictly, with errors an operator can act on.
 
 A pydantic error says *which field* is wrong but not *where in the file* it is.
 Operators edit these files by hand, so every error is reported with the dotted
