@@ -147,6 +147,8 @@ def problems_from_validation(
             msg = "unknown field (misspelt, or not allowed here)"
         elif err["type"] == "missing":
             msg = "required field is missing"
+        elif err["type"] == "value_error":
+            msg = msg.removeprefix("Value error, ")  # our own checks' messages, as written
         problems.append(_problem_at(full, msg, index, origins))
     return problems
 
