@@ -23,7 +23,21 @@ from pathlib import Path
 from controller.config.settings import LoadedSite, load_site
 from controller.config.tomlfile import ConfigError
 
-RESTART_SECTIONS = ("fieldbus", "roles", "register_map", "plant", "scan", "pumps", "accounting")
+RESTART_SECTIONS = (
+    "fieldbus",
+    "roles",
+    "register_map",
+    "plant",
+    "scan",
+    "pumps",
+    "accounting",
+    # Read once at start (metrics server and its labels, the alarm catalogue, the
+    # time zone of the ledger and of OPC UA history): a change would be audited as
+    # applied while the running controller kept the old value.
+    "metrics",
+    "alarms_file",
+    "site",
+)
 SETTLE_S = 1.0
 """A changed file is read once it has been unchanged this long (monotonic seconds)."""
 

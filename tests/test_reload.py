@@ -107,6 +107,28 @@ def test_a_bad_file_is_refused_and_the_running_settings_stay(
     assert watcher.site is site
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "setting"),
+    [
+        ("port = 9464", "port = 9465", "metrics.port"),
+        ('timezone = "Europe/Copenhagen"', 'timezone = "UTC"', "site.timezone"),
+    ],
+)
+def test_settings_read_only_at_start_are_refused_not_audited_as_applied(
+    tmp_path: Path, old: str, new: str, setting: str
+) -> None:
+    path = shipped_site(tmp_path)
+    site = load_site(path)
+    watcher = SiteWatcher(site, settle_s=0.0)
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    rewrite(path, text.replace(old, new, 1))
+    watcher.check(now=1.0)
+    result = watcher.check(now=2.0)
+    assert result is not None and result.site is None and watcher.site is site
+    assert result.error is not None and setting in result.error and "restart" in result.error
+
+
 @pytest.fixture
 async def plant(tmp_path: Path) -> tuple[PlantModbusServer, Path]:
     from modbus_helpers import shipped_map
