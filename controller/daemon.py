@@ -198,12 +198,23 @@ class Daemon:
     def _maybe_reload(self, mono: float) -> None:
         if mono < self._next_reload_check and not self.watcher.requested:
             return
-        self._next_reload_check = mono + RELOAD_CHECK_S
-        result = self.watcher.check()
+        waiting = self.watcher.waiting
+        try:
+            result = self.watcher.check(mono)
+        except Exception as exc:  # belt and braces: a reload never stops the scan
+            log.exception("site file reload failed; keeping the running settings")
+            self.audit.error("site file not applied", reason=repr(exc), file=str(self.site.path))
+            return
+        # While a changed file settles, look again soon rather than in RELOAD_CHECK_S.
+        settle = self.watcher.settle_s
+        self._next_reload_check = mono + (settle if self.watcher.waiting else RELOAD_CHECK_S)
         if result is None:
+            if self.watcher.waiting and not waiting:
+                log.info("site file changed; reading it once it is stable", settle_s=settle)
             return
         if result.site is None:
             log.error("site file not applied; keeping the running settings", reason=result.error)
+            self.audit.error("site file not applied", reason=result.error, file=str(self.site.path))
             return
         self.site = result.site
         self.settings = result.site.settings

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from controller.config.strictmodel import StrictModel
 
 
-class MetricsSettings(BaseModel):
+class MetricsSettings(StrictModel):
     """``[metrics]`` of the site file (to be embedded by the site settings)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = True
     host: str = "0.0.0.0"

@@ -13,8 +13,9 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import Field, StrictInt
 
+from controller.config.strictmodel import StrictModel
 from simulator.pointio import CommsFault
 from simulator.timeparse import Seconds
 
@@ -22,9 +23,7 @@ INF = math.inf
 PositiveSeconds = Annotated[Seconds, Field(gt=0)]
 
 
-class _EventBase(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class _EventBase(StrictModel):
     at: Seconds
     duration: PositiveSeconds | None = None  # None: until the end of the run
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from controller.config.strictmodel import StrictModel
 from controller.config.tomlfile import load_model
 
 Pos = Annotated[float, Field(gt=0)]
@@ -20,8 +21,8 @@ NonNeg = Annotated[float, Field(ge=0)]
 Frac = Annotated[float, Field(ge=0, le=1)]
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Section(StrictModel):
+    """A table of the plant file."""
 
 
 class ItConfig(_Section):
@@ -159,7 +160,7 @@ class HeatMeterConfig(_Section):
 class ModbusConfig(_Section):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 5020
-    device_ports: dict[str, Annotated[int, Field(ge=1, le=65535)]] = {}
+    device_ports: dict[str, Annotated[int, Field(ge=1, le=65535)]] = Field(default_factory=dict)
     register_map: str = "registers.toml"
 
 
@@ -168,7 +169,9 @@ class PlantConfig(_Section):
 
     name: str = "Reference site"
     it: ItConfig = ItConfig()
-    cdus: list[CduConfig] = [CduConfig(name="cdu01", racks=4), CduConfig(name="cdu02", racks=4)]
+    cdus: list[CduConfig] = Field(
+        default_factory=lambda: [CduConfig(name="cdu01", racks=4), CduConfig(name="cdu02", racks=4)]
+    )
     cdu: CduDesign = CduDesign()
     fws: FwsConfig = FwsConfig()
     pumps: PumpsConfig = PumpsConfig()

@@ -43,13 +43,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
+from pydantic import Field, StrictBool, StrictInt, ValidationError
 
 from controller.config.registermap import DataType, RegisterMap, Table, load_register_map
+from controller.config.strictmodel import StrictModel
 from controller.config.tomlfile import (
     ConfigError,
     ConfigProblem,
     format_loc,
+    json_text,
     line_of,
     locate_lines,
     problems_from_validation,
@@ -95,20 +97,16 @@ DEFAULT_REGISTERS = PROJECT_ROOT / "config" / "registers.toml"
 # ---------------------------------------------------------------- the scenario
 
 
-class Initial(BaseModel):
+class Initial(StrictModel):
     """Plant state at t = 0, so a fault scenario starts in steady recovery, not cold."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     tank_soc: Annotated[float, Field(ge=0, le=1)] = 0.5
     hp_running: StrictBool = False
     fws_supply_temp: Annotated[float, Field(ge=5, le=60)] | None = None
 
 
-class _ScenarioFile(BaseModel):
+class _ScenarioFile(StrictModel):
     """Everything but ``series``, which is checked per name by ``_build_series``."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: Annotated[str, Field(min_length=1)]
     description: Annotated[str, Field(min_length=1)]
@@ -116,7 +114,7 @@ class _ScenarioFile(BaseModel):
     dt: Annotated[Seconds, Field(gt=0, le=60)] = 1.0
     seed: Annotated[StrictInt, Field(ge=0)] = 0
     initial: Initial = Initial()
-    events: list[Event] = []
+    events: list[Event] = Field(default_factory=list)
 
 
 @dataclass(frozen=True, eq=False)
@@ -183,7 +181,7 @@ def load_scenario(path_or_name: str | Path, registers: str | Path | None = None)
 
     head: _ScenarioFile | None = None
     try:
-        head = _ScenarioFile.model_validate(data)
+        head = _ScenarioFile.model_validate_json(json_text(data)[0], strict=True)
     except ValidationError as exc:
         problems += _head_problems(exc, data, index)
     if head is not None:
@@ -242,7 +240,7 @@ def _build_series(
     if not isinstance(raw, dict):
         return None, [_problem(index, loc, "expected a table ([series.<name>])")]
     try:
-        spec = SeriesSpec.model_validate(raw)
+        spec = SeriesSpec.model_validate_json(json_text(raw)[0], strict=True)
     except ValidationError as exc:
         return None, problems_from_validation(exc, index, loc)
     if info.kind == "bool" and spec.interp == "linear":

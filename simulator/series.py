@@ -20,8 +20,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from controller.config.strictmodel import StrictModel
 from controller.config.tomlfile import ConfigProblem
 from simulator.timeparse import Seconds, parse_time
 
@@ -72,10 +73,8 @@ class DataFileProblem(ConfigProblem):
         return f"{self.file} line {self.line}: {self.field}: {self.message}"
 
 
-class SeriesSpec(BaseModel):
+class SeriesSpec(StrictModel):
     """One ``[series.<name>]`` table, before its values are checked for that series."""
-
-    model_config = ConfigDict(extra="forbid")
 
     value: bool | float | None = None
     points: list[tuple[Seconds, bool | float]] | None = Field(default=None, min_length=1)

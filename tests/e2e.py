@@ -54,6 +54,14 @@ def write_site(tmp: Path, port: int, *, period_s: float = 0.1, time_scale: float
         f"timeout_s = {period_s * 0.3}",
         "backoff_initial_s = 0.2",
         "backoff_max_s = 1.0",
+        # The sections a site must give: the tests run on the models' setpoints and
+        # limits, a ledger of their own and the shipped contract.
+        "[setpoints]",
+        "[limits]",
+        "[accounting]",
+        'ledger_path = "energy-ledger.sqlite"',
+        "[contract]",
+        *(f"{key} = {json.dumps(value)}" for key, value in data["contract"].items()),
     ]
     path = tmp / "site.toml"
     path.write_text("\n".join(out) + "\n")

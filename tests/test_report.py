@@ -172,6 +172,10 @@ def test_gas_series_rejects_a_malformed_file(tmp_path: Path) -> None:
     bad.write_text("2026-10,abc\n")
     with pytest.raises(ValueError, match="not a number"):
         load_gas_prices(bad)
+    for word in ("NaN", "Infinity", "-inf", "sNaN"):
+        bad.write_text(f"month,eur_per_mwh\n2026-10,38.27\n2026-11,{word}\n")
+        with pytest.raises(ValueError, match=r"gas.csv:3: .* is not a finite number"):
+            load_gas_prices(bad)
 
 
 def test_contract_needs_its_price() -> None:
@@ -270,3 +274,35 @@ def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", "--month", "2026-11", "--config", str(site)]) == 2
     err = capsys.readouterr().err
     assert "contract" in err and "line" in err
+
+
+def test_report_reads_the_ledger_the_daemon_writes_when_a_variable_moves_it(
+    ledger_path: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The container and the systemd unit set HRC_ACCOUNTING__LEDGER_PATH; the report
+    must bill from that ledger, not from the (absent) one the file names."""
+    other = tmp_path / "etc"
+    other.mkdir()
+    site = other / "site.toml"
+    site.write_text(SITE)
+    assert main(["report", "--month", "2026-11", "--config", str(site)]) == 2
+    assert "no ledger" in capsys.readouterr().err
+    monkeypatch.setenv("HRC_ACCOUNTING__LEDGER_PATH", str(ledger_path))
+    assert main(["report", "--month", "2026-11", "--config", str(site)]) == 0
+    assert "0.851 MWh x 45.50 EUR/MWh" in capsys.readouterr().out
+
+
+def test_report_config_is_as_strict_as_the_daemons(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site = tmp_path / "site.toml"
+    site.write_text(
+        SITE.replace("fixed_price_eur_per_mwh = 45.5", 'fixed_price_eur_per_mwh = "45.5"')
+    )
+    assert main(["report", "--month", "2026-11", "--config", str(site)]) == 2
+    err = capsys.readouterr().err
+    assert "contract.fixed_price_eur_per_mwh: Input should be a valid number" in err
+    assert "line 14" in err

@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import Annotated, Literal, Self
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from controller.accounting.rows import ClosedInterval
+from controller.config.strictmodel import StrictModel
 
 NonNeg = Annotated[float, Field(ge=0)]
 Pct = Annotated[float, Field(ge=0, le=100)]
@@ -39,8 +40,8 @@ KWH_IN_MWH = Decimal("0.001")
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Section(StrictModel):
+    """A table of ``[contract]``."""
 
 
 class GasIndexSettings(_Section):
@@ -95,9 +96,12 @@ def load_gas_prices(path: Path) -> dict[str, Decimal]:
             if month in prices:
                 raise ValueError(f"{path}:{n}: month {month} given twice")
             try:
-                prices[month] = Decimal(rec[1].strip())
+                price = Decimal(rec[1].strip())
             except ArithmeticError:
                 raise ValueError(f"{path}:{n}: {rec[1]!r} is not a number") from None
+            if not price.is_finite():  # Decimal reads NaN and Infinity
+                raise ValueError(f"{path}:{n}: {rec[1]!r} is not a finite number")
+            prices[month] = price
     return prices
 
 

@@ -6,13 +6,15 @@ the controller's check energy, their difference, the demand and the availability
 seconds and flags, so any disputed number can be traced to the interval it came
 from.
 
-The command reads ``[accounting]`` and ``[contract]`` straight from the site file,
-so it works on a copy of the ledger on any machine, without the plant.
+The command reads ``[accounting]`` and ``[contract]`` straight from the site file
+(with its ``HRC_*`` overrides), so it works on a copy of the ledger on any machine,
+without the plant.
 """
 
 from __future__ import annotations
 
 import csv
+import os
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from controller.accounting.contract import (
     ContractSettings,
@@ -35,12 +37,13 @@ from controller.accounting.contract import (
 from controller.accounting.ledger import Ledger
 from controller.accounting.rows import ClosedInterval
 from controller.accounting.settings import AccountingSettings
+from controller.config.envoverrides import apply_overrides, read_env_overrides
+from controller.config.settings import SiteSettings
 from controller.config.tomlfile import (
     ConfigError,
     ConfigProblem,
-    locate_lines,
-    problems_from_validation,
     read_toml,
+    validate_data,
 )
 
 CSV_COLUMNS: tuple[str, ...] = (
@@ -80,16 +83,25 @@ class ReportConfig:
 
 
 def load_report_config(path: Path) -> ReportConfig:
-    """Read ``[site]``, ``[accounting]`` and ``[contract]``; other sections are not judged."""
+    """Read ``[site]``, ``[accounting]`` and ``[contract]``; other sections are not judged.
+
+    The same ``HRC_*`` overrides as the daemon's apply (the container and the unit
+    move the ledger by variable), and the same strict rules.
+    """
     data, text = read_toml(path)
-    index = locate_lines(text)
+    env = read_env_overrides(SiteSettings, os.environ)
+    if env.problems:
+        raise ConfigError(path, env.problems)
+    data = apply_overrides(data, env.values)
     problems: list[ConfigProblem] = []
 
     def section(name: str, model: type[BaseModel]) -> Any:
         try:
-            return model.model_validate(data.get(name, {}))
-        except ValidationError as exc:
-            problems.extend(problems_from_validation(exc, index, (name,)))
+            return validate_data(
+                model, data.get(name, {}), text, path, origins=env.origins, prefix=(name,)
+            )
+        except ConfigError as exc:
+            problems.extend(exc.problems)
             return None
 
     accounting = section("accounting", AccountingSettings)
@@ -243,8 +255,10 @@ def run_report(
     cfg: ReportConfig,
     ledger_path: Path,
     csv_path: Path | None = None,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
 ) -> tuple[MonthFigures, Statement | None]:
+    """Print the statement to ``out`` (the current stdout when None: a default bound at
+    import would keep writing to whatever stdout was then)."""
     month_bounds(month, cfg.timezone)  # validates the month
     if not ledger_path.exists():
         raise FileNotFoundError(f"no ledger at {ledger_path}")
@@ -258,6 +272,7 @@ def run_report(
         if cfg.contract.gas_index is not None:
             gas = load_gas_prices(cfg.resolve(cfg.contract.gas_index.series_csv))
         stmt = compute_statement(fig, cfg.contract, acc.availability_target_pct, gas)
+    out = out or sys.stdout
     out.write(render(fig, stmt, cfg, ledger_path))
     if csv_path is not None:
         with csv_path.open("w", newline="", encoding="utf-8") as fh:

@@ -11,19 +11,18 @@ from dataclasses import dataclass
 from typing import Annotated, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from controller.accounting.meter import register_modulus
 from controller.config.registermap import RegisterMap
+from controller.config.strictmodel import StrictModel
 
 Pos = Annotated[float, Field(gt=0)]
 NonNeg = Annotated[float, Field(ge=0)]
 Pct = Annotated[float, Field(ge=0, le=100)]
 
 
-class AccountingSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class AccountingSettings(StrictModel):
     enabled: bool = True
     interval_s: Annotated[int, Field(ge=60, le=3600)] = 900
     """Ledger interval; intervals start at UTC epoch multiples of it (15 min by default)."""
@@ -60,7 +59,7 @@ class AccountingSettings(BaseModel):
     """Consistent readings needed before a register discontinuity becomes the baseline."""
     reset_max_start: NonNeg = 1000.0
     """A discontinuity to a value this small (kWh, or m³ for volume) is a detected reset."""
-    max_hold_s: Pos = 30.0
+    max_hold_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
     """A scan cycle longer than this counts only this long; the rest is uncovered."""
     seasonal_window_days: Annotated[int, Field(ge=1, le=3660)] = 365
 

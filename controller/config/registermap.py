@@ -12,8 +12,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from controller.config.strictmodel import StrictModel
 from controller.config.tomlfile import load_model
 
 
@@ -104,10 +105,8 @@ UNITS: dict[str, str] = {
 }
 
 
-class Point(BaseModel):
+class Point(StrictModel):
     """One signal of a device model, as it sits in the device's Modbus tables."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
     table: Table
@@ -187,10 +186,8 @@ class Point(BaseModel):
         return UNITS[self.unit]
 
 
-class DeviceModel(BaseModel):
+class DeviceModel(StrictModel):
     """A device type's point table, shared by every instance of that type."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     description: str = ""
     points: list[Point]
@@ -221,20 +218,16 @@ class DeviceModel(BaseModel):
         raise KeyError(name)
 
 
-class Device(BaseModel):
+class Device(StrictModel):
     """A device on the field bus: which model it is and the unit id it answers to."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     model: str
     unit_id: Annotated[int, Field(ge=0, le=247)]
     description: str = ""
 
 
-class RegisterMap(BaseModel):
+class RegisterMap(StrictModel):
     """The whole map: device models and device instances."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     version: Annotated[int, Field(ge=1)] = 1
     models: dict[str, DeviceModel]

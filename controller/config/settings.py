@@ -1,46 +1,72 @@
 """The site file an operator edits: setpoints, limits, tuning, sequencing, field bus.
 
-Loaded with pydantic-settings from ``config/site.toml`` with environment overrides
-(prefix ``HRC_``, nested with ``__``: ``HRC_SETPOINTS__FWS_SUPPLY_TEMP=34``). The
-cross-field checks here are the ones that would otherwise show up as a plant
-misbehaving: limits out of order, a setpoint outside its limits, a pump group that
-names pumps the register map does not have. Errors name the field and its line.
+Loaded from ``config/site.toml`` with environment overrides (``HRC_SETPOINTS__
+FWS_SUPPLY_TEMP=34``, see ``controller.config.envoverrides``) and validated strictly
+(``controller.config.strictmodel``): only the documented keys, no type conversion,
+every number finite and inside bounds a plant engineer would sign. The sections a
+site cannot run safely without (setpoints, limits, accounting with its ledger path,
+contract) have no built-in defaults, so a file cut short is refused by name instead
+of silently running on defaults with a fresh, empty billing ledger. The cross-field
+checks are the ones that would otherwise show up as a plant misbehaving: limits out
+of order, a setpoint outside its limits, a limit beyond what the register or the
+facility-water class allows. Errors name the field and its line, or the variable.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from controller.accounting.contract import ContractSettings
 from controller.accounting.settings import AccountingSettings
+from controller.config.envoverrides import ENV_PREFIX, apply_overrides, read_env_overrides
 from controller.config.registermap import RegisterMap, load_register_map
+from controller.config.strictmodel import StrictModel
 from controller.config.tomlfile import (
     ConfigError,
     ConfigProblem,
     format_loc,
+    line_of,
     locate_lines,
-    problems_from_validation,
     read_toml,
+    validate_data,
 )
 from controller.fieldbus.linkconfig import FieldBusConfig
 from controller.metricsettings import MetricsSettings
 from controller.opcua.settings import OpcUaSettings
 
-ENV_PREFIX = "HRC_"
+__all__ = ["ENV_PREFIX", "LoadedSite", "SiteSettings", "load_site"]
 
 Pos = Annotated[float, Field(gt=0)]
 NonNeg = Annotated[float, Field(ge=0)]
 Frac = Annotated[float, Field(ge=0, le=1)]
+Minutes = Annotated[float, Field(ge=0, le=3600)]
+"""A time in seconds of at most an hour."""
+Day = Annotated[float, Field(ge=0, le=86400)]
+"""A time in seconds of at most a day."""
+
+FACILITY_WATER_CLASSES: dict[str, float] = {
+    "W17": 17.0,
+    "W27": 27.0,
+    "W32": 32.0,
+    "W40": 40.0,
+    "W45": 45.0,
+}
+"""Highest facility-water supply temperature (°C) of each ASHRAE TC 9.9 liquid-cooling
+class (Liquid Cooling Guidelines, 5th edition, 2021; the lower limit is 2 °C for all).
+The class is what the site's IT equipment is rated for, so no limit may exceed it.
+W+ (above 45 °C) has no upper limit and is not offered: such a site must name its own
+ceiling in code review, not in a file."""
+FACILITY_WATER_MIN = 2.0
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Section(StrictModel):
+    """A table of the site file."""
 
 
 class SiteInfo(_Section):
@@ -52,7 +78,7 @@ class ScanSettings(_Section):
     period_s: Annotated[float, Field(ge=0.05, le=10)] = 1.0
     time_scale: Annotated[float, Field(ge=1, le=1000)] = 1.0
     """Simulation only: plant seconds per wall second when the plant runs accelerated."""
-    startup_s: NonNeg = 10.0
+    startup_s: Minutes = 10.0
     """Time in STARTUP: every safety signal must be good this long before control starts."""
 
 
@@ -66,13 +92,17 @@ class PlantNameplate(_Section):
     dh_pump_nominal_m3h: Pos = 45.0
     fws_pump_nominal_m3h: Pos = 100.0
     it_liquid_kw: Pos = 884.0
-    cdus: Annotated[list[str], Field(min_length=1)] = ["cdu01", "cdu02"]
+    cdus: Annotated[list[str], Field(min_length=1)] = Field(
+        default_factory=lambda: ["cdu01", "cdu02"]
+    )
 
 
 class WeatherCurve(_Section):
     """DH supply setpoint against outdoor temperature, used when the utility sends none."""
 
-    points: list[tuple[float, float]] = [(-15.0, 80.0), (0.0, 72.0), (15.0, 65.0)]
+    points: list[tuple[float, float]] = Field(
+        default_factory=lambda: [(-15.0, 80.0), (0.0, 72.0), (15.0, 65.0)]
+    )
 
     @model_validator(mode="after")
     def _increasing(self) -> Self:
@@ -100,23 +130,28 @@ class Setpoints(_Section):
     source: Literal["utility", "curve", "fixed"] = "utility"
     """Where DH supply setpoint and demand come from: the utility (SCADA writes, else its
     RTU over Modbus), the weather curve (setpoint only), or the fixed values above."""
-    scada_timeout_s: Pos = 900.0
+    scada_timeout_s: Annotated[float, Field(gt=0, le=86400)] = 900.0
     """A SCADA setpoint older than this falls back to the RTU, then the fixed values."""
 
 
 class Limits(_Section):
-    fws_supply_low: float = 20.0
+    facility_water_class: Literal["W17", "W27", "W32", "W40", "W45"] = "W40"
+    """ASHRAE class of the IT equipment on the facility water: caps every FWS limit."""
+    fws_supply_low: Annotated[float, Field(ge=FACILITY_WATER_MIN)] = 20.0
     fws_supply_high: float = 38.0
     fws_supply_high_high: float = 40.0
-    fws_recovery_margin_k: Pos = 1.0
+    fws_recovery_margin_k: Annotated[float, Field(gt=0, le=10)] = 1.0
     """The heat pump may cool facility water at most this far below its setpoint."""
-    dh_supply_min: float = 50.0
+    dh_supply_min: Annotated[float, Field(ge=20)] = 50.0
     dh_supply_max: float = 90.0
-    dh_supply_tolerance_k: Pos = 1.0
+    """At most ``hp_setpoint_max``: the network gets no hotter water than the heat pump makes."""
+    dh_supply_tolerance_k: Annotated[float, Field(gt=0, le=10)] = 1.0
     hp_setpoint_min: float = 45.0
     hp_setpoint_max: float = 92.0
-    hp_setpoint_ramp_k_per_min: Pos = 2.0
-    dh_demand_max_kw: Pos = 5000.0
+    """Both within the range of the heat pump's setpoint register (checked against the map)."""
+    hp_setpoint_ramp_k_per_min: Annotated[float, Field(gt=0, le=60)] = 2.0
+    dh_demand_max_kw: Annotated[float, Field(gt=0, le=1_000_000)] = 5000.0
+    """Largest demand accepted from the utility (at most 1 GW: a typo guard, not a rating)."""
     tank_soc_min: Frac = 0.05
     tank_soc_stop: Frac = 0.95
     """Above this, with less demand than the heat pump's minimum load, it stops."""
@@ -127,20 +162,33 @@ class Limits(_Section):
     def _ordered(self) -> Self:
         if not self.fws_supply_low < self.fws_supply_high < self.fws_supply_high_high:
             raise ValueError("need fws_supply_low < fws_supply_high < fws_supply_high_high")
+        ceiling = FACILITY_WATER_CLASSES[self.facility_water_class]
+        if self.fws_supply_high_high > ceiling:
+            raise ValueError(
+                f"fws_supply_high_high {self.fws_supply_high_high:g} is above "
+                f"{ceiling:g} °C, the limit of facility-water class {self.facility_water_class}"
+            )
         if not self.dh_supply_min < self.dh_supply_max:
             raise ValueError("need dh_supply_min < dh_supply_max")
         if not self.hp_setpoint_min < self.hp_setpoint_max:
             raise ValueError("need hp_setpoint_min < hp_setpoint_max")
+        if self.dh_supply_max > self.hp_setpoint_max:
+            raise ValueError(
+                f"dh_supply_max {self.dh_supply_max:g} is above hp_setpoint_max "
+                f"{self.hp_setpoint_max:g}: the heat pump cannot make water that hot"
+            )
         if not self.tank_soc_min < self.tank_soc_restart < self.tank_soc_stop:
             raise ValueError("need tank_soc_min < tank_soc_restart < tank_soc_stop")
         return self
 
 
 class PidTuning(_Section):
-    kp: float
+    kp: Annotated[float, Field(gt=0)]
     ki: NonNeg = 0.0
     kd: NonNeg = 0.0
-    """Gains in engineering units of output per unit of error (ki per second)."""
+    """Gains in engineering units of output per unit of error (ki per second). Every
+    loop is written for positive gains (the error's sign is the loop's); a negative or
+    zero kp would drive its output the wrong way or not at all."""
 
 
 class Tuning(_Section):
@@ -150,7 +198,9 @@ class Tuning(_Section):
     """Share of the split-range output that strokes the bypass valve before fans start."""
     hp_trim: PidTuning = PidTuning(kp=1.5, ki=1.5 / 200.0)
     """Heat-pump outlet setpoint trim: K per K of DH supply error."""
-    hp_trim_range_k: tuple[float, float] = (-3.0, 10.0)
+    hp_trim_range_k: tuple[
+        Annotated[float, Field(ge=-20, le=0)], Annotated[float, Field(ge=0, le=20)]
+    ] = (-3.0, 10.0)
     soc: PidTuning = PidTuning(kp=2000.0, ki=2000.0 / 3600.0)
     """Tank charge: kW of extra heat-pump output per unit of state-of-charge error."""
     source: PidTuning = PidTuning(kp=250.0, ki=250.0 / 300.0)
@@ -165,25 +215,25 @@ class Tuning(_Section):
 
 
 class HeatPumpSequencing(_Section):
-    min_run_s: NonNeg = 600.0
-    min_off_s: NonNeg = 300.0
+    min_run_s: Day = 600.0
+    min_off_s: Day = 300.0
     max_starts_per_hour: Annotated[int, Field(ge=1, le=60)] = 4
     source_min_kw: NonNeg = 150.0
     """IT heat below this for ``source_low_s`` stops the heat pump (nothing to recover)."""
-    source_low_s: NonNeg = 1800.0
+    source_low_s: Day = 1800.0
     start_demand_pct: Annotated[float, Field(ge=0, le=100)] = 50.0
     """A stopped heat pump starts for the network's demand alone (with the tank not
     full) when the demand is at least this share of its capacity; below, it starts
     when the tank falls to ``limits.tank_soc_restart``."""
     auto_reset_trips_per_day: Annotated[int, Field(ge=0, le=10)] = 2
-    trip_reset_delay_s: NonNeg = 120.0
+    trip_reset_delay_s: Day = 120.0
 
 
 class PumpGroupSettings(_Section):
     pumps: Annotated[list[str], Field(min_length=2)]
-    proof_s: Pos = 3.0
-    rotation_h: Pos = 168.0
-    overlap_s: NonNeg = 10.0
+    proof_s: Annotated[float, Field(gt=0, le=600)] = 3.0
+    rotation_h: Annotated[float, Field(gt=0, le=8760)] = 168.0
+    overlap_s: Annotated[float, Field(ge=0, le=600)] = 10.0
     speed_pct: Annotated[float, Field(ge=0, le=100)] = 100.0
 
 
@@ -193,27 +243,28 @@ class PumpSettings(_Section):
 
 
 class InterlockSettings(_Section):
-    dwell_s: NonNeg = 120.0
+    dwell_s: Minutes = 120.0
     """A latched interlock releases this long after its cause has cleared."""
-    device_loss_grace_s: NonNeg = 20.0
-    """Outputs to a device whose data is lost revert after this long."""
+    device_loss_grace_s: Annotated[float, Field(ge=0, le=300)] = 20.0
+    """Outputs to a device whose data is lost revert after this long (at most 5 min:
+    longer, and a plant without its controller's data runs on stale commands)."""
     network_loss: Literal["store", "safe"] = "store"
     """On DH network loss: "store" keeps the heat pump charging the tank until full (the
     heat is sold later); "safe" stops it at once and dumps everything."""
 
 
 class SensorSettings(_Section):
-    disagreement_k: Pos = 1.0
-    disagreement_s: NonNeg = 30.0
-    frozen_s: Pos = 600.0
+    disagreement_k: Annotated[float, Field(gt=0, le=20)] = 1.0
+    disagreement_s: Minutes = 30.0
+    frozen_s: Annotated[float, Field(gt=0, le=86400)] = 600.0
     """A reading that has not changed at all this long while its group moved is stuck."""
 
 
 class HxMonitorSettings(_Section):
     clean_ua_kw_per_k: Annotated[float, Field(ge=0)] = 0.0
     """Evaporator UA when clean; 0 = learn it from the first hours of steady running."""
-    learn_h: Pos = 2.0
-    filter_h: Pos = 1.0
+    learn_h: Annotated[float, Field(gt=0, le=168)] = 2.0
+    filter_h: Annotated[float, Field(gt=0, le=168)] = 1.0
     min_load_pct: Annotated[float, Field(ge=0, le=100)] = 40.0
 
 
@@ -239,12 +290,12 @@ class Roles(_Section):
     utility: str = "dhi"
 
 
-class SiteSettings(BaseSettings):
-    """Everything the controller reads from the site file."""
+class SiteSettings(StrictModel):
+    """Everything the controller reads from the site file.
 
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True
-    )
+    New sections subclass ``StrictModel`` (``controller.config.strictmodel``); a
+    section a site cannot run without gets no default.
+    """
 
     site: SiteInfo = SiteInfo()
     register_map: str = "registers.toml"
@@ -254,9 +305,9 @@ class SiteSettings(BaseSettings):
     fieldbus: FieldBusConfig
     scan: ScanSettings = ScanSettings()
     plant: PlantNameplate = PlantNameplate()
-    setpoints: Setpoints = Setpoints()
+    setpoints: Setpoints
     weather_curve: WeatherCurve = WeatherCurve()
-    limits: Limits = Limits()
+    limits: Limits
     tuning: Tuning = Tuning()
     heatpump: HeatPumpSequencing = HeatPumpSequencing()
     pumps: PumpSettings = PumpSettings()
@@ -264,22 +315,10 @@ class SiteSettings(BaseSettings):
     sensors: SensorSettings = SensorSettings()
     hx_monitor: HxMonitorSettings = HxMonitorSettings()
     manual: ManualSettings = ManualSettings()
-    accounting: AccountingSettings = AccountingSettings()
-    contract: ContractSettings | None = None
+    accounting: AccountingSettings
+    contract: ContractSettings
     opcua: OpcUaSettings = OpcUaSettings(enabled=False)
     metrics: MetricsSettings = MetricsSettings(enabled=False)
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The file's content arrives as init values; the environment overrides it.
-        return (env_settings, init_settings)
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Self:
@@ -334,10 +373,6 @@ class LoadedSite(BaseModel):
         return p if p.is_absolute() else self.path.parent / p
 
 
-def _env_overrides() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIX)}
-
-
 def _check_against_map(
     settings: SiteSettings, regmap: RegisterMap
 ) -> list[tuple[tuple[Any, ...], str]]:
@@ -359,6 +394,8 @@ def _check_against_map(
                 problems.append(
                     (("pumps", group, "pumps"), f"pump {pump!r} has no {pump}_run point on the PLC")
                 )
+    if roles.heatpump in regmap.devices:
+        problems += _check_register_ranges(settings, regmap)
     for cdu in settings.plant.cdus:
         if cdu not in regmap.devices:
             problems.append((("plant", "cdus"), f"CDU {cdu!r} is not a device of the register map"))
@@ -370,27 +407,97 @@ def _check_against_map(
     return problems
 
 
-def load_site(path: Path | str) -> LoadedSite:
+def _check_register_ranges(
+    settings: SiteSettings, regmap: RegisterMap
+) -> list[tuple[tuple[Any, ...], str]]:
+    """Setpoint limits the heat pump's setpoint register cannot take are refused here,
+    not found out as refused writes on a cold night."""
+    device = settings.roles.heatpump
+    try:
+        point = regmap.point(device, "supply_setpoint")
+    except KeyError:
+        return [(("roles", "heatpump"), f"device {device!r} has no supply_setpoint point")]
+    if point.range is None:
+        return []
+    lo, hi = point.range
+    where = f"the range of {device}.supply_setpoint in the register map [{lo:g}, {hi:g}]"
+    values = {
+        ("limits", "hp_setpoint_min"): settings.limits.hp_setpoint_min,
+        ("limits", "hp_setpoint_max"): settings.limits.hp_setpoint_max,
+        ("manual", "hp_supply_setpoint"): settings.manual.hp_supply_setpoint,
+    }
+    return [
+        (loc, f"{value:g} lies outside {where}")
+        for loc, value in values.items()
+        if not lo <= value <= hi
+    ]
+
+
+REQUIRED_KEYS: dict[tuple[str, ...], str] = {
+    ("accounting", "ledger_path"): (
+        "required: where the billing ledger lives (a default would start a fresh, "
+        "empty ledger next to the site file)"
+    ),
+}
+"""Keys a site must give although the model has a default (Python callers use it)."""
+
+
+def _precheck(data: Mapping[str, Any], index: Mapping[tuple[Any, ...], int]) -> list[ConfigProblem]:
+    """What must be refused before validation: reserved keys and required keys."""
+    problems: list[ConfigProblem] = []
+
+    def walk(node: Any, loc: tuple[Any, ...]) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if str(key).startswith("_"):
+                    problems.append(
+                        ConfigProblem(
+                            format_loc((*loc, key)),
+                            line_of(index, (*loc, key)),
+                            "keys starting with '_' are reserved, never settings",
+                        )
+                    )
+                else:
+                    walk(value, (*loc, key))
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, (*loc, i))
+
+    walk(data, ())
+    for loc, message in REQUIRED_KEYS.items():
+        node: Any = data
+        for part in loc[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and loc[-1] not in node:
+            problems.append(ConfigProblem(format_loc(loc), line_of(index, loc[:-1]), message))
+    return problems
+
+
+def load_site(path: Path | str, environ: Mapping[str, str] | None = None) -> LoadedSite:
     """Read and check the site file and its register map; raise ConfigError on any problem.
 
+    ``environ`` defaults to the process environment (its ``HRC_*`` overrides).
     Nothing is returned half-checked: either everything validates together or the
     caller keeps what it had.
     """
     path = Path(path)
     data, text = read_toml(path)
     index = locate_lines(text)
+    env = read_env_overrides(SiteSettings, os.environ if environ is None else environ)
+    merged = apply_overrides(data, env.values)
+    problems = env.problems + _precheck(merged, index)
+    if problems:
+        raise ConfigError(path, problems)
+    # A problem across fields may involve a value set by a variable: name them all.
+    overrides = [
+        ConfigProblem("", None, f"environment overrides in effect: {', '.join(names)}")
+        for names in [sorted(o.removeprefix("environment ") for o in env.origins.values())]
+        if names
+    ]
     try:
-        settings = SiteSettings(**data)
-    except ValidationError as exc:
-        problems = problems_from_validation(exc, index)
-        env = _env_overrides()
-        if env:
-            problems.append(
-                ConfigProblem(
-                    "", None, f"environment overrides in effect: {', '.join(sorted(env))}"
-                )
-            )
-        raise ConfigError(path, problems) from None
+        settings = validate_data(SiteSettings, merged, text, path, origins=env.origins)
+    except ConfigError as exc:
+        raise ConfigError(path, exc.problems + overrides) from None
     map_path = Path(settings.register_map)
     if not map_path.is_absolute():
         map_path = path.parent / map_path
@@ -400,5 +507,5 @@ def load_site(path: Path | str) -> LoadedSite:
         for loc, msg in _check_against_map(settings, regmap)
     ]
     if problems:
-        raise ConfigError(path, problems)
+        raise ConfigError(path, problems + overrides)
     return LoadedSite(path=path, settings=settings, regmap=regmap)

@@ -1,4 +1,4 @@
-"""Load TOML files into pydantic models with errors an operator can act on.
+"""Load TOML files into pydantic models, strictly, with errors an operator can act on.
 
 A pydantic error says *which field* is wrong but not *where in the file* it is.
 Operators edit these files by hand, so every error is reported with the dotted
@@ -9,6 +9,8 @@ arrays of tables and dotted keys, which is all our files use.
 
 from __future__ import annotations
 
+import datetime
+import json
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -33,9 +35,11 @@ class ConfigProblem:
     field: str
     line: int | None
     message: str
+    origin: str | None = None
+    """Where the value came from when not from the file (an environment variable)."""
 
     def __str__(self) -> str:
-        where = f"line {self.line}" if self.line else "file"
+        where = self.origin or (f"line {self.line}" if self.line else "file")
         return f"{where}: {self.field or '<top level>'}: {self.message}"
 
 
@@ -128,7 +132,10 @@ def format_loc(loc: Iterable[Any]) -> str:
 
 
 def problems_from_validation(
-    error: ValidationError, index: Mapping[tuple[Any, ...], int], prefix: tuple[Any, ...] = ()
+    error: ValidationError,
+    index: Mapping[tuple[Any, ...], int],
+    prefix: tuple[Any, ...] = (),
+    origins: Mapping[tuple[Any, ...], str] | None = None,
 ) -> list[ConfigProblem]:
     problems = []
     for err in error.errors(include_url=False):
@@ -140,26 +147,72 @@ def problems_from_validation(
             msg = "unknown field (misspelt, or not allowed here)"
         elif err["type"] == "missing":
             msg = "required field is missing"
-        problems.append(ConfigProblem(format_loc(full), line_of(index, full), msg))
+        elif err["type"] == "value_error":
+            msg = msg.removeprefix("Value error, ")  # our own checks' messages, as written
+        problems.append(_problem_at(full, msg, index, origins))
     return problems
 
 
 def read_toml(path: Path) -> tuple[dict[str, Any], str]:
-    """Parse a TOML file; syntax errors become a ConfigError with the parser's line."""
+    """Parse a TOML file; any failure to read or parse becomes a ConfigError.
+
+    Nothing that goes wrong here may escape as another exception: a reload of a
+    half-copied or binary file must be refused, never stop the controller.
+    """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(path, [ConfigProblem("", None, "file not found")]) from None
     except OSError as exc:
         raise ConfigError(path, [ConfigProblem("", None, f"cannot read: {exc}")]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            path,
+            [
+                ConfigProblem(
+                    "",
+                    line,
+                    f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+                    "is this the right file, or is it still being written?",
+                )
+            ],
+        ) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"line (\d+)", str(exc))
         line = int(match.group(1)) if match else None
         raise ConfigError(path, [ConfigProblem("", line, f"TOML syntax: {exc}")]) from None
+    except (ValueError, RecursionError) as exc:  # e.g. nesting too deep for the parser
+        raise ConfigError(path, [ConfigProblem("", None, f"TOML: {exc}")]) from None
     return data, text
+
+
+def json_text(data: Any) -> tuple[str, list[tuple[tuple[Any, ...], str]]]:
+    """``data`` as JSON for strict validation, plus the places JSON cannot hold.
+
+    TOML dates and times have no field to go to in any of our files; they are named
+    as problems instead of being turned into text that a string field would accept.
+    Non-finite floats pass through (as ``NaN``/``Infinity``) so that the field they
+    land on refuses them by name.
+    """
+    bad: list[tuple[tuple[Any, ...], str]] = []
+
+    def plain(value: Any, loc: tuple[Any, ...]) -> Any:
+        if isinstance(value, dict):
+            return {str(k): plain(v, (*loc, k)) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [plain(v, (*loc, i)) for i, v in enumerate(value)]
+        if isinstance(value, datetime.date | datetime.time):
+            bad.append((loc, "a date or time is not a valid value here"))
+            return None
+        return value
+
+    return json.dumps(plain(data, ())), bad
 
 
 def load_model(model: type[M], path: Path | str, **context: Any) -> M:
@@ -170,9 +223,49 @@ def load_model(model: type[M], path: Path | str, **context: Any) -> M:
 
 
 def validate_data(
-    model: type[M], data: Mapping[str, Any], text: str, path: Path, **context: Any
+    model: type[M],
+    data: Mapping[str, Any],
+    text: str,
+    path: Path,
+    origins: Mapping[tuple[Any, ...], str] | None = None,
+    prefix: tuple[Any, ...] = (),
+    **context: Any,
 ) -> M:
+    """Validate file data strictly (see ``controller.config.strictmodel``).
+
+    ``origins`` maps setting paths that came from elsewhere (environment variables)
+    to their name, so an error about them names the variable, not a line. ``prefix``
+    is where ``data`` sits in the file when it is one table of it.
+    """
+    index = locate_lines(text)
+    encoded, bad = json_text(data)
+    if bad:
+        raise ConfigError(
+            path, [_problem_at((*prefix, *loc), msg, index, origins) for loc, msg in bad]
+        )
     try:
-        return model.model_validate(data, context={"path": path, **context})
+        return model.model_validate_json(encoded, strict=True, context={"path": path, **context})
     except ValidationError as exc:
-        raise ConfigError(path, problems_from_validation(exc, locate_lines(text))) from None
+        raise ConfigError(path, problems_from_validation(exc, index, prefix, origins)) from None
+
+
+def origin_of(origins: Mapping[tuple[Any, ...], str] | None, loc: tuple[Any, ...]) -> str | None:
+    """The variable that set ``loc`` or a table above it, if one did."""
+    if not origins:
+        return None
+    for end in range(len(loc), 0, -1):
+        found = origins.get(tuple(loc[:end]))
+        if found is not None:
+            return found
+    return None
+
+
+def _problem_at(
+    loc: tuple[Any, ...],
+    msg: str,
+    index: Mapping[tuple[Any, ...], int],
+    origins: Mapping[tuple[Any, ...], str] | None,
+) -> ConfigProblem:
+    origin = origin_of(origins, loc)
+    line = None if origin else line_of(index, loc)
+    return ConfigProblem(format_loc(loc), line, msg, origin)

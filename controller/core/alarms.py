@@ -37,8 +37,6 @@ from pathlib import Path
 from typing import Annotated, Any, Self
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     ValidationInfo,
@@ -47,6 +45,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from controller.config.strictmodel import StrictModel
 from controller.config.tomlfile import load_model
 
 # ---------------------------------------------------------------------------------------
@@ -97,10 +96,8 @@ def _field_error(field: str, message: str, value: Any) -> ValidationError:
     )
 
 
-class AlarmDef(BaseModel):
+class AlarmDef(StrictModel):
     """One rationalised alarm (ISA-18.2): condition, urgency, and the operator's response."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$", max_length=64)]
     kind: AlarmKind
@@ -153,13 +150,11 @@ class AlarmDef(BaseModel):
         return SEVERITY[self.priority]
 
 
-class AlarmCatalogue(BaseModel):
+class AlarmCatalogue(StrictModel):
     """The alarm file: ``[[alarm]]`` tables, one per alarm."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
     version: Annotated[int, Field(ge=1)] = 1
-    alarm: list[AlarmDef] = []
+    alarm: list[AlarmDef] = Field(default_factory=list)
 
     @field_validator("alarm")
     @classmethod

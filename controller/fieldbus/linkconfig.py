@@ -16,9 +16,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic import Field, ValidationInfo, model_validator
 
 from controller.config.registermap import RegisterMap
+from controller.config.strictmodel import StrictModel
 
 
 def _unknown_devices(devices: Iterable[str], regmap: RegisterMap) -> list[str]:
@@ -34,14 +35,12 @@ def _regmap_from(info: ValidationInfo) -> RegisterMap | None:
     return None
 
 
-class LinkConfig(BaseModel):
+class LinkConfig(StrictModel):
     """One Modbus TCP endpoint (a device or a gateway) and the devices behind it.
 
     Every request on a link is serialised by one lock: gateways to RS-485 answer one
     request at a time, and several unit ids behind one gateway share that lock.
     """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.\-]*$")]
     host: Annotated[str, Field(min_length=1)] = "127.0.0.1"
@@ -90,10 +89,8 @@ class LinkConfig(BaseModel):
         return f"{self.host}:{self.port}"
 
 
-class FieldBusConfig(BaseModel):
+class FieldBusConfig(StrictModel):
     """All links of the site plus the time the scan cycle grants the field bus."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     links: Annotated[list[LinkConfig], Field(min_length=1)]
     poll_budget_s: Annotated[float, Field(gt=0, le=60)] = 0.5

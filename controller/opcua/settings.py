@@ -10,8 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from controller.config.strictmodel import StrictModel
 from controller.opcua.passwords import hash_password, parse_hash, verify_password
 
 __all__ = ["OpcUaSettings", "OpcUaUser", "Role", "hash_password", "verify_password"]
@@ -24,9 +25,7 @@ gets asyncua's address-space-editing Admin role)."""
 WRITE_ROLES: frozenset[str] = frozenset({"utility", "admin"})
 
 
-class OpcUaUser(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class OpcUaUser(StrictModel):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.@-]{1,64}$")]
     password_hash: str
     role: Role
@@ -38,10 +37,8 @@ class OpcUaUser(BaseModel):
         return v
 
 
-class OpcUaSettings(BaseModel):
+class OpcUaSettings(StrictModel):
     """Embedded as ``[opcua]`` in the site file."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = True
     host: str = "0.0.0.0"
@@ -60,7 +57,7 @@ class OpcUaSettings(BaseModel):
     None means ``<data_dir>/pki/trusted``. While the folder holds no certificate every
     client certificate is accepted (commissioning); once it holds one, only trusted
     ones are. Refused certificates are copied to ``<data_dir>/pki/rejected``."""
-    users: list[OpcUaUser] = []
+    users: list[OpcUaUser] = Field(default_factory=list)
     history_days: Annotated[int, Field(ge=7, le=3650)] = 14
     max_sessions: Annotated[int, Field(ge=1, le=1000)] = 50
     session_timeout_s: Annotated[float, Field(ge=5, le=3600)] = 600.0
