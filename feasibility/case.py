@@ -117,6 +117,15 @@ def _plant(site_plant: PlantConfig, study: Study) -> PlantConfig:
         upd["heatpump"] = p.heatpump.model_copy(update={"capacity_kw": d.hp_capacity_kw})
     if d.tank_m3 is not None:
         upd["tank"] = p.tank.model_copy(update={"volume_m3": d.tank_m3})
+    pumps = p.pumps
+    if d.fws_pump_m3h is not None:
+        pumps = pumps.model_copy(
+            update={"fws": pumps.fws.model_copy(update={"nominal_flow_m3h": d.fws_pump_m3h})}
+        )
+    dh = {k: v for k, v in (("nominal_flow_m3h", d.dh_pump_m3h), ("power_kw", d.dh_pump_kw)) if v}
+    if dh:
+        pumps = pumps.model_copy(update={"dh": pumps.dh.model_copy(update=dh)})
+    upd["pumps"] = pumps
     if d.drycooler_units is not None:
         upd["drycoolers"] = p.drycoolers.model_copy(update={"units": d.drycooler_units})
     return p.model_copy(update=upd)
@@ -182,7 +191,7 @@ def build_case(site_dir: Path = CONFIG_DIR, study_path: Path | None = None) -> C
         tank_soc_stop=s.limits.tank_soc_stop,
         charge_margin_k=s.tuning.charge_margin_k,
         start_demand_pct=s.heatpump.start_demand_pct,
-        source_min_kw=s.heatpump.source_min_kw,
+        source_min_frac=s.heatpump.source_min_kw / s.plant.hp_capacity_kw,
         soc_kp_kw=s.tuning.soc.kp,
         fws_pump_speed=s.pumps.fws.speed_pct / 100.0,
     )

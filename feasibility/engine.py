@@ -45,7 +45,9 @@ class Dispatch:
     tank_soc_stop: float = 0.95
     charge_margin_k: float = 0.5
     start_demand_pct: float = 50.0
-    source_min_kw: float = 150.0
+    source_min_frac: float = 0.125
+    """The site's ``heatpump.source_min_kw`` as a share of its heat-pump capacity, so a
+    resized heat pump (sweep, pilot) keeps the same stop-for-lack-of-source rule."""
     soc_kp_kw: float = 2000.0
     """Proportional gain of the tank-charge loop (kW per unit of state of charge)."""
     fws_pump_speed: float = 1.0
@@ -175,7 +177,7 @@ def run_year(
         d = min(d, dmax)
         enough = d >= 0.9 * q_min
         was_on = on
-        if qi < d_s.source_min_kw:
+        if qi < d_s.source_min_frac * cap:
             on = False
         elif on:
             on = not (soc >= d_s.tank_soc_stop and not enough)

@@ -56,8 +56,20 @@ class Evaluation:
     figures: dict[str, float] = field(default_factory=dict)
 
 
+_FANS0: dict[tuple[int, bytes], np.ndarray] = {}
+
+
 def counterfactual_fans(case: Case, inputs: HourlyInputs) -> np.ndarray:
-    """Fan power (kW) if every kW of IT heat went to the dry coolers."""
+    """Fan power (kW) if every kW of IT heat went to the dry coolers (the same for every
+    design of a case, so kept once per case and utilisation profile)."""
+    key = (id(case), inputs.utilisation.tobytes())
+    if key not in _FANS0:
+        _FANS0.clear()
+        _FANS0[key] = _fans_without(case, inputs)
+    return _FANS0[key]
+
+
+def _fans_without(case: Case, inputs: HourlyInputs) -> np.ndarray:
     p = case.plant
     m_f = p.pumps.fws.nominal_flow_m3h / 3.6 * 0.99 * case.dispatch.fws_pump_speed
     q_it = p.it_liquid_kw * inputs.utilisation

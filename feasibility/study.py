@@ -60,6 +60,10 @@ class DesignStudy(_Section):
     hp_capacity_kw: Pos | None = None
     tank_m3: Pos | None = None
     drycooler_units: Annotated[int, Field(ge=1)] | None = None
+    fws_pump_m3h: Pos | None = None
+    """Facility-water flow (the data centre's pump, there with or without recovery)."""
+    dh_pump_m3h: Pos | None = None
+    dh_pump_kw: Pos | None = None
     source_hx: Literal["plate", "shell_and_tube"] = "plate"
 
 

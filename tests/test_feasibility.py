@@ -1,0 +1,207 @@
+"""Feasibility study: finance against numpy-financial, economic properties, the hourly
+engine against the detailed closed-loop simulator, and bad study files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import numpy_financial as npf
+import pytest
+
+from controller.config.tomlfile import ConfigError
+from feasibility.case import build_case
+from feasibility.climate import generate_year, month_of_hour, shipped_year, shipped_years
+from feasibility.engine import Dispatch, HourlyInputs, run_year
+from feasibility.evaluate import Knobs, run_design
+from feasibility.finance import discounted_payback_years, irr, npv, payback_years
+from feasibility.study import load_study
+from simulator.runner import load_defaults
+from simulator.scenario import load_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+FLOWS = (
+    [-1000.0, 300.0, 300.0, 300.0, 300.0, 300.0],
+    [-2500.0, 100.0, 400.0, 800.0, 900.0, 1200.0, 300.0],
+    [-50.0, -20.0, 30.0, 30.0, 30.0, 30.0, 30.0],
+)
+
+
+@pytest.fixture(scope="module")
+def case():
+    return build_case(ROOT / "config", ROOT / "feasibility" / "studies" / "reference.toml")
+
+
+@pytest.mark.parametrize("flows", FLOWS)
+def test_npv_and_irr_equal_numpy_financial(flows: list[float]) -> None:
+    for rate in (0.0, 0.04, 0.08, 0.15):
+        assert npv(rate, flows) == pytest.approx(npf.npv(rate, flows), rel=1e-12, abs=1e-9)
+    assert irr(flows) == pytest.approx(npf.irr(flows), abs=1e-9)
+
+
+def test_payback_by_hand() -> None:
+    # 1000 out, 300 a year: 3 years and a third.
+    assert payback_years(FLOWS[0]) == pytest.approx(1000 / 300)
+    # Discounted at 10 %: cumulative discounted flows cross zero during year 5.
+    disc = np.array(FLOWS[0]) / 1.1 ** np.arange(6)
+    cum = np.cumsum(disc)
+    assert cum[4] < 0 < cum[5]
+    expected = 4 + -cum[4] / disc[5]
+    assert discounted_payback_years(0.10, FLOWS[0]) == pytest.approx(expected)
+    assert payback_years([-100.0, 10.0, 10.0]) is None
+    assert irr([100.0, 10.0]) is None  # never changes sign
+
+
+def test_npv_falls_as_the_discount_rate_rises(case) -> None:
+    ev = run_design(case)
+    for party in ("ESCO", "project"):
+        f = ev.parties[party].flows
+        values = [npv(r, f) for r in np.linspace(0.0, 0.2, 21)]
+        assert all(b < a for a, b in zip(values, values[1:], strict=False)), party
+    lo = run_design(case, knobs=Knobs(discount_pts=-2)).parties["ESCO"].npv
+    hi = run_design(case, knobs=Knobs(discount_pts=+2)).parties["ESCO"].npv
+    assert lo > ev.parties["ESCO"].npv > hi
+
+
+def test_at_zero_heat_price_only_avoided_cooling_remains(case) -> None:
+    ev = run_design(case, knobs=Knobs(heat_price=0.0))
+    s = ev.streams
+    assert np.all(s.sales == 0.0)
+    assert ev.figures["avoided_cooling_year1_eur"] > 0.0
+    dc = ev.parties["data centre"].flows  # ESCO model: the data centre's share of sales is 0
+    np.testing.assert_allclose(dc[1:], s.cooling)
+    esco = ev.parties["ESCO"].flows
+    np.testing.assert_allclose(esco[1:], -s.electricity - s.om)
+
+
+def test_doubling_capex_doubles_payback_of_even_flows(case) -> None:
+    half = run_design(case, knobs=Knobs(capex=0.5)).parties["project"]
+    full = run_design(case, knobs=Knobs(capex=1.0)).parties["project"]
+    # No escalation in the reference study: the project's yearly cash is constant.
+    assert np.allclose(full.flows[1:], full.flows[1])
+    assert full.flows[0] == pytest.approx(2 * half.flows[0])
+    assert half.payback is not None and full.payback is not None
+    # Payback is CapEx over the yearly cash; O&M grows with CapEx (1 %/yr of the
+    # non-heat-pump blocks), so doubling CapEx more than doubles the payback.
+    for r in (half, full):
+        assert r.payback == pytest.approx(-r.flows[0] / r.flows[1], rel=1e-9)
+    assert full.flows[1] < half.flows[1]
+    assert full.payback > 2 * half.payback
+    assert full.npv < half.npv
+
+
+def _hourly(name: str) -> tuple[HourlyInputs, float]:
+    sc = load_scenario(name)
+    sample = sc.sampler().sample
+    b = [sample(t) for t in np.arange(0.0, 86400.0, 60.0)]
+
+    def mean(attr: str) -> np.ndarray:
+        return np.array([getattr(x, attr) for x in b]).reshape(24, 60).mean(axis=1)
+
+    return HourlyInputs(
+        mean("it_utilisation"),
+        mean("ambient_temp"),
+        mean("dh_demand"),
+        mean("dh_supply_setpoint"),
+        mean("dh_return_temp"),
+    ), sc.initial.tank_soc
+
+
+@pytest.mark.parametrize("name", ["winter-steady", "ai-training", "summer-low-demand"])
+def test_engine_within_3_pct_of_the_closed_loop_simulator(name: str, scenario_run) -> None:
+    sim = scenario_run(name).energy_kwh  # computed live (shared between workers)
+    plant, site = load_defaults()
+    s = site.settings
+    dispatch = Dispatch(
+        fws_supply_temp=s.setpoints.fws_supply_temp,
+        fws_recovery_margin_k=s.limits.fws_recovery_margin_k,
+        tank_soc_target=s.setpoints.tank_soc_target,
+        tank_soc_min=s.limits.tank_soc_min,
+        tank_soc_restart=s.limits.tank_soc_restart,
+        tank_soc_stop=s.limits.tank_soc_stop,
+        charge_margin_k=s.tuning.charge_margin_k,
+        start_demand_pct=s.heatpump.start_demand_pct,
+        source_min_frac=s.heatpump.source_min_kw / s.plant.hp_capacity_kw,
+        soc_kp_kw=s.tuning.soc.kp,
+    )
+    inputs, soc0 = _hourly(name)
+    t = run_year(plant, dispatch, inputs, soc0).totals
+    sim_elec = sim["hp_electricity"] + sim["fan_electricity"] + sim["pump_electricity"]
+    assert t["delivered"] == pytest.approx(sim["delivered"], rel=0.03)
+    assert t["electricity"] == pytest.approx(sim_elec, rel=0.03)
+
+
+def test_generated_climate_keeps_monthly_means_and_seed() -> None:
+    means = [0.0, 0.0, 2.1, 5.7, 10.8, 14.3, 15.6, 15.7, 12.7, 9.1, 4.7, 1.6]
+    a = generate_year(means, seed=3)
+    months = month_of_hour()
+    for m in range(12):
+        assert a[months == m].mean() == pytest.approx(means[m], abs=1e-9)
+    assert np.array_equal(a, generate_year(means, seed=3))
+    assert not np.array_equal(a, generate_year(means, seed=4))
+    assert a.std() > np.std(means)  # weather and a daily cycle on top of the seasons
+
+
+def test_shipped_climate_years_are_whole_years() -> None:
+    assert {"pvgis-45n-8e", "tmy3-sand-point-ak", "tmy3-greensboro-nc"} <= set(shipped_years())
+    for name in shipped_years():
+        t = shipped_year(name)
+        assert t.shape == (8760,) and np.isfinite(t).all()
+
+
+def test_statements_bill_through_the_contract_code(case) -> None:
+    ev = run_design(case)
+    c = case.contract
+    total = 0.0
+    for s in ev.statements:
+        assert float(s.price) == c.fixed_price_eur_per_mwh
+        assert float(s.energy_amount) == pytest.approx(float(s.figures.billed_mwh) * 32.0, abs=0.01)
+        total += float(s.total)
+    assert ev.streams.sales[0] == pytest.approx(total, abs=0.05)
+    delivered = ev.year.totals["delivered"] / 1000.0
+    billed = sum(float(s.figures.billed_mwh) for s in ev.statements)
+    assert billed == pytest.approx(delivered, abs=0.01)
+
+
+BAD = """name = "bad"
+[prices]
+electricity_eur_per_mwh = -5.0
+heat_basis = "fixed"
+
+[network]
+max_take_kw = nan
+supply_curve = [[0.0, 70.0], [-5.0, 75.0]]
+
+[partnership]
+model = "mutual"
+dicsount = 3
+"""
+
+
+def test_bad_study_file_names_field_and_line(tmp_path: Path) -> None:
+    f = tmp_path / "study.toml"
+    f.write_text(BAD)
+    with pytest.raises(ConfigError) as err:
+        load_study(f)
+    text = err.value.render()
+    assert "line 3: prices.electricity_eur_per_mwh" in text
+    assert "line 7: network.max_take_kw" in text
+    assert "line 11: partnership.model" in text
+    assert "line 12: partnership.dicsount: unknown field" in text
+
+
+def test_cli_refuses_a_bad_study_and_writes_a_report(tmp_path: Path, capsys) -> None:
+    from controller.cli import main
+
+    f = tmp_path / "study.toml"
+    f.write_text(BAD)
+    assert main(["feasibility", "--study", str(f), "--out", str(tmp_path / "r")]) == 2
+    assert "partnership.dicsount" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+    pilot = ROOT / "feasibility" / "studies" / "pilot.toml"
+    out = tmp_path / "pilot"
+    assert main(["feasibility", "--study", str(pilot), "--out", str(out), "--no-sweep",
+                 "--no-plots"]) == 0  # fmt: skip
+    md = (out / "feasibility.md").read_text()
+    assert md.index("## Sensitivities first") < md.index("## Partnership models side by side")
+    assert "Utility-owned" in md and "Third-party ESCO" in md and "Joint venture" in md
