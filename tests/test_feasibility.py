@@ -3,6 +3,7 @@ engine against the detailed closed-loop simulator, and bad study files."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +58,7 @@ def test_npv_falls_as_the_discount_rate_rises(case) -> None:
     for party in ("ESCO", "project"):
         f = ev.parties[party].flows
         values = [npv(r, f) for r in np.linspace(0.0, 0.2, 21)]
-        assert all(b < a for a, b in zip(values, values[1:], strict=False)), party
+        assert all(b < a for a, b in itertools.pairwise(values)), party
     lo = run_design(case, knobs=Knobs(discount_pts=-2)).parties["ESCO"].npv
     hi = run_design(case, knobs=Knobs(discount_pts=+2)).parties["ESCO"].npv
     assert lo > ev.parties["ESCO"].npv > hi
