@@ -9,7 +9,7 @@ question changes (heat-pump size, tank, IT).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -30,6 +30,8 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 STUDIES_DIR = Path(__file__).resolve().parent / "studies"
 BOILER_EFFICIENCY = 1.03  # DEA gas boiler for DH, net annual (economics.md)
 GAS_CO2_T_PER_MWH = 0.198  # per MWh of fuel (economics.md)
+# Facility-water supply by cooling type (DESIGN.md section 9; direct-to-chip: the site's).
+COOLING_FWS_SUPPLY = {"immersion": 45.0, "rear_door": 27.0}
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +197,9 @@ def build_case(site_dir: Path = CONFIG_DIR, study_path: Path | None = None) -> C
         soc_kp_kw=s.tuning.soc.kp,
         fws_pump_speed=s.pumps.fws.speed_pct / 100.0,
     )
+    fws = study.it.fws_supply_temp or COOLING_FWS_SUPPLY.get(study.it.cooling or "")
+    if fws is not None:
+        dispatch = replace(dispatch, fws_supply_temp=fws)
     outdoor, label = _outdoor(study, base)
     supply, ret, demand = network_year(study.network, outdoor)
     inputs = HourlyInputs(_utilisation(study, base), outdoor, demand, supply, ret)

@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from simulator.physics import CP_WATER
+from simulator.physics.heatpump import HeatPump
 from simulator.plantconfig import HeatPumpConfig
 
 KELVIN = 273.15
@@ -36,15 +37,11 @@ class HpPoint:
     w_el: Array
 
 
-def _ua(cfg: HeatPumpConfig) -> tuple[float, float]:
-    """Clean evaporator and condenser UA, sized from the datasheet as the simulator does."""
-    cap = cfg.capacity_kw
-    q_e = cap * (1 - 1 / 4.5)
-    c_e = max(q_e / cfg.evap_design_delta_t_k, 1e-3)
-    eps_e = cfg.evap_design_delta_t_k / (cfg.evap_design_delta_t_k + cfg.evap_design_approach_k)
-    c_c = cap / cfg.cond_design_delta_t_k
-    eps_c = cfg.cond_design_delta_t_k / (cfg.cond_design_delta_t_k + cfg.cond_design_approach_k)
-    return -c_e * np.log(1 - eps_e), -c_c * np.log(1 - eps_c)
+def _sizing(cfg: HeatPumpConfig) -> tuple[float, float, float, float]:
+    """Clean UA of evaporator and condenser and the condenser flow range (kg/s), taken
+    from the simulator's own unit so the two can never be sized differently."""
+    unit = HeatPump(cfg, design_evap_flow_kg_s=1.0)
+    return unit.ua_evap_clean, unit.ua_cond_clean, unit.m_cond_min, unit.m_cond_max
 
 
 def hp_map(
@@ -62,9 +59,7 @@ def hp_map(
     exactly as the simulated unit's condenser pump does in steady state.
     """
     q = np.asarray(q_cond, dtype=float)
-    ua_e, ua_c = _ua(cfg)
-    m_min = cfg.cond_flow_min_m3h / 3.6 * 0.98
-    m_max = cfg.cond_flow_max_m3h / 3.6 * 0.98
+    ua_e, ua_c, m_min, m_max = _sizing(cfg)
     lift_w = np.maximum(t_cond_out - t_cond_in, 1.0)
     m_c = np.clip(q / (CP_WATER * lift_w), m_min, m_max)
     c_c = m_c * CP_WATER

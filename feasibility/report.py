@@ -16,7 +16,7 @@ from feasibility.climate import month_of_hour
 from feasibility.evaluate import Evaluation
 from feasibility.finance import discounted_payback_years, irr, npv, payback_years
 from feasibility.partnership import MODEL_NAMES, TERMS, discount_rate, investor, party_flows
-from feasibility.sensitivity import Bar
+from feasibility.sensitivity import BREAK_EVEN, Bar
 from feasibility.sweep import Sweep
 
 
@@ -51,8 +51,8 @@ def _parties(case: Case, ev: Evaluation) -> dict[str, Any]:
 def build(
     case: Case,
     ev: Evaluation,
-    bars: list[Bar],
-    takes: dict[str, float | None],
+    bars: dict[str, list[Bar]],
+    takes: dict[str, dict[str, float | None]],
     sw: Sweep | None,
     plots: dict[str, str],
 ) -> dict[str, Any]:
@@ -98,15 +98,23 @@ def build(
         "partnership": {"model": st.partnership.model, "investor": party},
         "sensitivity": {
             "party": party,
-            "base_npv_eur": _r(ev.parties[party].npv, 0),
-            "tornado": [
-                {"input": b.label, "npv_low_eur": _r(b.low, 0), "npv_high_eur": _r(b.high, 0)}
-                for b in bars
-            ],
-            "break_even_multipliers": {k: _r(v, 3) for k, v in takes.items()},
-            "break_even_fixed_heat_price_eur_per_mwh": None
-            if takes.get("heat_price") is None or price is None
-            else _r(price * takes["heat_price"], 1),
+            "base_npv_eur": {p: _r(r.npv, 0) for p, r in ev.parties.items()},
+            "tornado": {
+                p: [
+                    {"input": b.label, "npv_low_eur": _r(b.low, 0), "npv_high_eur": _r(b.high, 0)}
+                    for b in v
+                ]
+                for p, v in bars.items()
+            },
+            "break_even_multipliers": {
+                p: {k: _r(v, 3) for k, v in t.items()} for p, t in takes.items()
+            },
+            "break_even_fixed_heat_price_eur_per_mwh": {
+                p: None
+                if t.get("heat_price") is None or price is None
+                else _r(price * t["heat_price"], 1)
+                for p, t in takes.items()
+            },
         },
         "heat": {
             "recoverable_mean_kw": _r(float(np.mean(recoverable))),
@@ -163,6 +171,11 @@ def build(
                 "tank_m3": sw.tank_m3[sw.best[1]],
                 "npv_eur": _r(sw.npv[sw.best], 0),
             },
+            "best_project": {
+                "hp_kw": sw.hp_kw[sw.best_project[0]],
+                "tank_m3": sw.tank_m3[sw.best_project[1]],
+                "npv_eur": _r(sw.project_npv[sw.best_project], 0),
+            },
         },
         "sources": {
             row.item: {"source": row.source, "currency_year": row.currency_year}
@@ -186,6 +199,7 @@ def _n(x: float | None, unit: str = "", nd: int = 1) -> str:
 
 def render(d: dict[str, Any]) -> str:
     s = d["sensitivity"]
+    party = s["party"]
     de = d["design"]
     e = d["energy_mwh"]
     h = d["heat"]
@@ -200,37 +214,44 @@ def render(d: dict[str, Any]) -> str:
         "",
         "## Sensitivities first",
         "",
-        f"NPV of the {s['party']} (who pays the CapEx under the study's "
-        f"{d['partnership']['model']} model) as one input moves at a time; base "
-        f"{_m(s['base_npv_eur'])}.",
+        f"NPV of each party under the study's {d['partnership']['model']} model as one input "
+        f"moves at a time, widest first for the {s['party']} (who pays the CapEx); the "
+        "project is every party together, so payments between them cancel there.",
         "",
-        "| input | NPV at low end | NPV at high end |",
-        "|---|---|---|",
     ]
+    parties = list(s["base_npv_eur"])
+    rows = {b["input"]: {} for b in s["tornado"][party]}
+    for p in parties:
+        for b in s["tornado"][p]:
+            rows[b["input"]][p] = b
     out += [
-        f"| {b['input']} | {_m(b['npv_low_eur'])} | {_m(b['npv_high_eur'])} |" for b in s["tornado"]
+        "| input | " + " | ".join(f"{p}: low / high" for p in parties) + " |",
+        "|---|" + "---|" * len(parties),
+        "| (study as written) | " + " | ".join(_m(s["base_npv_eur"][p]) for p in parties) + " |",
     ]
+    for label, per in rows.items():
+        cells = [f"{_m(per[p]['npv_low_eur'])} / {_m(per[p]['npv_high_eur'])}" for p in parties]
+        out.append(f"| {label} | " + " | ".join(cells) + " |")
     if d["plots"].get("tornado"):
         out += ["", f"![tornado]({d['plots']['tornado']})"]
-    be = s["break_even_multipliers"]
-
-    def take(key: str, what: str) -> str:
-        v = be.get(key)
-        return f"- {what}: " + ("not within the range searched" if v is None else f"x {v:.2f}")
-
-    out += ["", f"What it would take for the {s['party']}'s NPV to reach zero (one input alone):"]
     out += [
-        take("heat_price", "heat price (energy and capacity payment)")
-        + (
-            f" (a fixed price of {s['break_even_fixed_heat_price_eur_per_mwh']} €/MWh with "
-            "the capacity payment scaled alike)"
-            if s.get("break_even_fixed_heat_price_eur_per_mwh") is not None
-            else ""
-        ),
-        take("electricity", "electricity price"),
-        take("capex", "CapEx"),
-        take("gas_carbon", "gas and carbon price (moves only who saves boiler cost)"),
+        "",
+        "What it would take for each party's NPV to reach zero: the factor on one input "
+        "alone (none: not within 0 to the limit searched, or the party does not depend on it).",
+        "",
+        "| input | " + " | ".join(parties) + " |",
+        "|---|" + "---|" * len(parties),
     ]
+    for key, what, _ in BREAK_EVEN:
+        cells = []
+        for p in parties:
+            v = s["break_even_multipliers"][p].get(key)
+            cell = "none" if v is None else f"x {v:.2f}"
+            fixed = s["break_even_fixed_heat_price_eur_per_mwh"][p]
+            if key == "heat_price" and v is not None and fixed is not None:
+                cell += f" ({fixed:g} €/MWh)"
+            cells.append(cell)
+        out.append(f"| {what} | " + " | ".join(cells) + " |")
     out += [
         "",
         "## Heat and energy (year 1)",
@@ -320,7 +341,10 @@ def render(d: dict[str, Any]) -> str:
             "",
             f"## Sizing sweep: NPV of the {sw['party']} (M€), best boxed",
             "",
-            f"Best: {b['hp_kw']:g} kW heat pump, {b['tank_m3']:g} m3 tank, NPV {_m(b['npv_eur'])}.",
+            f"Best: {b['hp_kw']:g} kW heat pump, {b['tank_m3']:g} m3 tank, NPV {_m(b['npv_eur'])}. "
+            "Best for the whole project (every party together, so transfers between them "
+            f"cancel): {sw['best_project']['hp_kw']:g} kW, {sw['best_project']['tank_m3']:g} m3, "
+            f"NPV {_m(sw['best_project']['npv_eur'])}.",
             "",
             "| heat pump kW \\ tank m3 | " + " | ".join(f"{t:g}" for t in sw["tank_m3"]) + " |",
             "|---|" + "---|" * len(sw["tank_m3"]),

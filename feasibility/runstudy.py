@@ -28,8 +28,8 @@ def run_study(
     out_dir.mkdir(parents=True, exist_ok=True)
     party = investor(case.study.partnership.model)
     ev = run_design(case)
-    bars = tornado(case, party, ev)
-    takes = what_it_takes(case, party, ev)
+    bars = tornado(case, ev)
+    takes = what_it_takes(case, ev)
     sw = sweep(case, party) if with_sweep else None
     plots: dict[str, str] = {}
     if with_plots:
@@ -38,7 +38,7 @@ def run_study(
         except ImportError:  # pragma: no cover - matplotlib is an optional extra
             say("matplotlib not installed: no PNG plots (pip install 'heatrecovery[bench]')")
         else:
-            pl.tornado_png(bars, ev.parties[party].npv, party, out_dir / "tornado.png")
+            pl.tornado_png(bars[party], ev.parties[party].npv, party, out_dir / "tornado.png")
             pl.monthly_png(ev, out_dir / "monthly.png")
             plots = {"tornado": "tornado.png", "monthly": "monthly.png"}
             if sw is not None:

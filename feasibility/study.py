@@ -38,6 +38,11 @@ class ItStudy(_Section):
     """Default: the site's CDUs' racks."""
     rack_power_kw: Pos | None = None
     liquid_fraction: Annotated[float, Field(gt=0, le=1)] | None = None
+    cooling: Literal["direct_to_chip", "immersion", "rear_door"] | None = None
+    """Sets the facility-water supply temperature the heat pump's source runs at
+    (DESIGN section 9): direct-to-chip the site's setpoint, immersion 45 °C, air-cooled
+    halls with rear-door exchangers 27 °C. ``fws_supply_temp`` overrides it."""
+    fws_supply_temp: Annotated[float, Field(ge=15, le=60)] | None = None
     utilisation: Frac | None = None
     """A flat utilisation; or ``utilisation_week``: 168 hourly values from Monday 00:00."""
     utilisation_week: list[Frac] | None = None

@@ -28,6 +28,11 @@ class Sweep:
         i, j = np.unravel_index(int(np.argmax(self.npv)), self.npv.shape)
         return int(i), int(j)
 
+    @property
+    def best_project(self) -> tuple[int, int]:
+        i, j = np.unravel_index(int(np.argmax(self.project_npv)), self.project_npv.shape)
+        return int(i), int(j)
+
 
 def grid(case: Case) -> tuple[list[float], list[float]]:
     sw = case.study.sweep

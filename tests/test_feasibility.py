@@ -206,3 +206,52 @@ def test_cli_refuses_a_bad_study_and_writes_a_report(tmp_path: Path, capsys) -> 
     md = (out / "feasibility.md").read_text()
     assert md.index("## Sensitivities first") < md.index("## Partnership models side by side")
     assert "Utility-owned" in md and "Third-party ESCO" in md and "Joint venture" in md
+
+
+def test_break_even_multipliers_zero_the_npv(case) -> None:
+    from feasibility.sensitivity import what_it_takes
+
+    ev = run_design(case)
+    takes = what_it_takes(case, ev)
+    x = takes["ESCO"]["heat_price"]
+    assert x is not None and x > 1.0  # the reference site loses money at 32 EUR/MWh
+    assert run_design(case, knobs=Knobs(heat_price=x)).parties["ESCO"].npv == pytest.approx(
+        0.0, abs=1.0
+    )
+    c = takes["project"]["capex"]
+    assert c is not None and c < 1.0
+    assert run_design(case, knobs=Knobs(capex=c)).parties["project"].npv == pytest.approx(
+        0.0, abs=1.0
+    )
+    assert takes["project"]["heat_price"] is None  # a transfer between parties
+
+
+def test_cost_catalogue_rows_need_sources_and_scale(tmp_path: Path) -> None:
+    from feasibility.costs import CATALOGUE, load_catalogue
+
+    cat = load_catalogue()
+    assert all(r.source.strip() for r in cat.values())
+    hp = cat["heat_pump"]
+    assert hp.cost(2000, 2015, 0.0) == pytest.approx(hp.cost(1000, 2015, 0.0) * 2**0.73)
+    assert hp.cost(1000, 2025, 2.0) == pytest.approx(hp.cost(1000, 2015, 0.0) * 1.02**10)
+    lines = CATALOGUE.read_text().splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("item,"))
+    bad = tmp_path / "costs.csv"
+    bad.write_text("\n".join([*lines[: header + 1], "tank,buffer tank,m3,100,85900,2020,0.53,"]))
+    with pytest.raises(ValueError, match=rf"costs.csv:{header + 2}: tank has no source"):
+        load_catalogue(bad)
+    bad.write_text("\n".join([*lines[: header + 1], "tank,buffer tank,m3,x,85900,2020,0.53,s"]))
+    with pytest.raises(ValueError, match=rf"costs.csv:{header + 2}:"):
+        load_catalogue(bad)
+
+
+def test_cooling_type_sets_the_source_temperature(tmp_path: Path) -> None:
+    f = tmp_path / "study.toml"
+    f.write_text('[it]\ncooling = "immersion"\n')
+    hot = build_case(ROOT / "config", f)
+    f.write_text('[it]\ncooling = "direct_to_chip"\n')
+    dtc = build_case(ROOT / "config", f)
+    assert hot.dispatch.fws_supply_temp == 45.0
+    assert dtc.dispatch.fws_supply_temp == 35.0  # the site's setpoint
+    a, b = run_design(hot).year.totals, run_design(dtc).year.totals
+    assert a["seasonal_cop"] > b["seasonal_cop"] + 1.0
