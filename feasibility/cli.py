@@ -36,7 +36,13 @@ def register_feasibility(sub: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from controller.config.tomlfile import ConfigError
-    from feasibility.case import CONFIG_DIR, build_case
+
+    try:
+        from feasibility.case import CONFIG_DIR, build_case
+    except ImportError as exc:
+        print(f"feasibility needs the study extra: pip install 'heatrecovery[study]' ({exc})",
+              file=sys.stderr)  # fmt: skip
+        return 2
 
     site = args.site or CONFIG_DIR
     try:

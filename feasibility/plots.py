@@ -34,6 +34,7 @@ def tornado_png(bars: list[Bar], base_npv: float, party: str, path: Path) -> Non
     ax.set_yticks(range(len(bars)), [b.label for b in reversed(bars)])
     ax.axvline(base_npv / 1e6, color="k", lw=1)
     ax.axvline(0.0, color="#d62728", lw=1, ls="--")
+    ax.margins(x=0.18)
     ax.set_xlabel(f"NPV of the {party} (MEUR)")
     ax.set_title("Sensitivity: one input at a time")
     fig.tight_layout()

@@ -7,6 +7,7 @@ single NPV of a site like the reference one says less than how it moves.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,16 @@ from feasibility.finance import discounted_payback_years, irr, npv, payback_year
 from feasibility.partnership import MODEL_NAMES, TERMS, discount_rate, investor, party_flows
 from feasibility.sensitivity import BREAK_EVEN, Bar
 from feasibility.sweep import Sweep
+
+
+def _rel(path: Path | None) -> str:
+    """Relative to the working directory where it can be (reports are shipped in docs/)."""
+    if path is None:
+        return ""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _r(x: float | None, nd: int = 1) -> float | None:
@@ -83,8 +94,14 @@ def build(
     return {
         "study": st.name,
         "site": case.site_name,
-        "site_dir": str(case.site_dir),
-        "study_file": str(case.study_path),
+        "site_dir": _rel(case.site_dir),
+        "study_overrides": sorted(
+            f"{sec}.{k}"
+            for sec in ("it", "design")
+            for k, v in getattr(st, sec).model_dump(exclude_defaults=True).items()
+            if v is not None
+        ),
+        "study_file": _rel(case.study_path),
         "climate": case.climate_label,
         "design": {
             "racks": case.plant.racks,
@@ -206,8 +223,13 @@ def render(d: dict[str, Any]) -> str:
     y1 = d["year1_eur"]
     out = [f"# Feasibility study: {d['study']}", ""]
     out += [
-        f"Site: {d['site']} ({d['site_dir']}); study file {d['study_file']}.",
-        f"Design: {de['racks']} racks ({de['it_liquid_kw']:.0f} kW to liquid at full load), "
+        f"Site folder: {d['site_dir']} ({d['site']}); study file {d['study_file']}"
+        + (
+            f", which sets {', '.join(d['study_overrides'])} over the site's nameplate."
+            if d["study_overrides"]
+            else "."
+        ),
+        f"Design: racks {de['racks']} ({de['it_liquid_kw']:.0f} kW to liquid at full load), "
         f"{de['hp_kw']:.0f} kW heat pump, {de['tank_m3']:g} m3 tank, {de['source_hx']} source "
         f"heat exchanger, {de['distance_m']:.0f} m of DH pipe ({de['route']}). "
         f"Climate: {d['climate']}.",
@@ -346,6 +368,16 @@ def render(d: dict[str, Any]) -> str:
             f"cancel): {sw['best_project']['hp_kw']:g} kW, {sw['best_project']['tank_m3']:g} m3, "
             f"NPV {_m(sw['best_project']['npv_eur'])}.",
             "",
+            *(
+                [
+                    "The best design lies on the edge of the grid searched: widen it with "
+                    "`[sweep]` in the study file.",
+                    "",
+                ]
+                if b["hp_kw"] in (sw["hp_kw"][0], sw["hp_kw"][-1])
+                or b["tank_m3"] in (sw["tank_m3"][0], sw["tank_m3"][-1])
+                else []
+            ),
             "| heat pump kW \\ tank m3 | " + " | ".join(f"{t:g}" for t in sw["tank_m3"]) + " |",
             "|---|" + "---|" * len(sw["tank_m3"]),
         ]

@@ -36,7 +36,7 @@ def run_study(
         try:
             from feasibility import plots as pl  # noqa: PLC0415 (matplotlib is optional)
         except ImportError:  # pragma: no cover - matplotlib is an optional extra
-            say("matplotlib not installed: no PNG plots (pip install 'heatrecovery[bench]')")
+            say("matplotlib not installed: no PNG plots (pip install 'heatrecovery[study]')")
         else:
             pl.tornado_png(bars[party], ev.parties[party].npv, party, out_dir / "tornado.png")
             pl.monthly_png(ev, out_dir / "monthly.png")
