@@ -126,55 +126,49 @@ def source_limit_kw(plant: PlantConfig, q_it: Array, t_evap_in: Array, t_out: Ar
     """The condenser heat at which the evaporator takes all the IT heat (capped at capacity)."""
     cfg = plant.heatpump
     q = np.minimum(q_it * 1.3, cfg.capacity_kw)
-    for _ in range(4):
+    for _ in range(8):
         p = hp_map(cfg, q, t_in, t_out, t_evap_in, m_f)
         cop = np.where(p.cop > 1.01, p.cop, 4.0)
         q = np.minimum(q_it * cop / (cop - 1.0), cfg.capacity_kw)
     return q
 
 
-def run_year(
-    plant: PlantConfig, dispatch: Dispatch, inputs: HourlyInputs, initial_soc: float = 0.5
-) -> YearResult:
-    hp = plant.heatpump
-    n = inputs.hours
-    cap = hp.capacity_kw
-    q_min = hp.min_load_pct / 100.0 * cap
-    m_f = plant.pumps.fws.nominal_flow_m3h / 3.6 * 0.99 * dispatch.fws_pump_speed
-    c_f = m_f * CP_WATER
-    q_it = plant.it_liquid_kw * np.asarray(inputs.utilisation, dtype=float)
-    t_sup = np.asarray(inputs.supply_temp, dtype=float)
-    t_ret = np.asarray(inputs.return_temp, dtype=float)
-    demand = np.maximum(np.asarray(inputs.demand_kw, dtype=float), 0.0)
-    # Pass 1: the source. Source-limited, the heat pump pulls facility water down to
-    # the source loop's setpoint (supply minus the recovery margin).
-    t_src_lim = dispatch.fws_supply_temp - dispatch.fws_recovery_margin_k + q_it / c_f
-    t_charge = t_sup + dispatch.charge_margin_k
-    q_src = source_limit_kw(plant, q_it, t_src_lim, t_charge, t_ret, m_f)
-    e_cap = tank_capacity_kwh(plant.tank.volume_m3, t_sup, t_ret)
-    m_dh_max = plant.pumps.dh.nominal_flow_m3h / 3.6 * 0.99
-    deliver_max = m_dh_max * CP_WATER * np.maximum(t_sup - t_ret, 1.0)
+def _dispatch(
+    plant: PlantConfig,
+    d_s: Dispatch,
+    initial_soc: float,
+    demand: Array,
+    q_src: Array,
+    e_cap: Array,
+    deliver_max: Array,
+    q_it: Array,
+    t_sup: Array,
+    t_ret: Array,
+) -> tuple[Array, Array, Array, Array, Array, int]:
+    """Pass 2: the controller's dispatch, hour by hour, with the tank as the only state.
+
+    Returns per hour the heat pump's load while running, the running share of the
+    hour, heat delivered, tank state of charge at the end of the hour and tank loss;
+    and the number of starts.
+    """
+    n = len(demand)
+    cap = plant.heatpump.capacity_kw
+    q_min = plant.heatpump.min_load_pct / 100.0 * cap
     ua_loss = plant.tank.loss_w_per_k / 1000.0
-    tau_h = 1.0
-    # Pass 2: dispatch, hour by hour, on floats.
-    q_run = np.zeros(n)
-    run_frac = np.zeros(n)
-    delivered = np.zeros(n)
-    soc_out = np.zeros(n)
-    loss = np.zeros(n)
+    room_temp = plant.tank.room_temp
+    floor = d_s.tank_soc_restart + 0.05
+    q_run, run_frac, delivered, soc_out, loss = (np.zeros(n) for _ in range(5))
     on = True
     starts = 0
     e = initial_soc * float(e_cap[0])
-    lst = (demand.tolist(), q_src.tolist(), e_cap.tolist(), deliver_max.tolist(), q_it.tolist())
-    rest = (t_sup.tolist(), t_ret.tolist())
-    d_s = dispatch
-    floor = d_s.tank_soc_restart + 0.05
-    for h in range(n):
-        d, qs, ec, dmax, qi = lst[0][h], lst[1][h], lst[2][h], lst[3][h], lst[4][h]
-        ts, tr = rest[0][h], rest[1][h]
+    hours = zip(
+        demand.tolist(), q_src.tolist(), e_cap.tolist(), deliver_max.tolist(), q_it.tolist(),
+        t_sup.tolist(), t_ret.tolist(), strict=True,
+    )  # fmt: skip
+    for h, (d_asked, qs, ec, dmax, qi, ts, tr) in enumerate(hours):
         e = min(e, ec)
         soc = e / ec
-        d = min(d, dmax)
+        d = min(d_asked, dmax)
         enough = d >= 0.9 * q_min
         was_on = on
         if qi < d_s.source_min_frac * cap:
@@ -186,15 +180,18 @@ def run_year(
             on = (big and soc < d_s.tank_soc_stop) or soc < d_s.tank_soc_restart
         if on and not was_on:
             starts += 1
-        lo = ua_loss * (tr + soc * (ts - tr) - plant.tank.room_temp)
+        lo = ua_loss * (tr + soc * (ts - tr) - room_temp)
         q = 0.0
         if on:
             target = max(floor, min(d_s.tank_soc_target, d / cap))
-            gain = 1.0 - math.exp(-tau_h * d_s.soc_kp_kw / ec)
+            # The charge loop closes (1 - exp(-kp / E)) of its gap in an hour.
+            gain = 1.0 - math.exp(-d_s.soc_kp_kw / ec)
             # The charge loop's output is bounded at zero (heatpumpctl: limits 0..cap):
             # the heat pump never holds back to empty the tank, the demand does that.
             q_want = d + max(0.0, (target - soc) * ec * gain)
-            q = min(cap, max(q_min, min(q_want, qs)))
+            # Minimum load as far as the source allows; below it the heat pump runs at
+            # minimum load for part of the hour (the source limit, on average).
+            q = min(cap, max(q_min, q_want), qs)
             # A tank reaching its stop level stops the heat pump within the hour.
             room = d_s.tank_soc_stop * ec - e + d + lo
             if q > room and not enough:
@@ -208,16 +205,47 @@ def run_year(
         delivered[h] = deliv
         soc_out[h] = min(1.0, e / ec)
         loss[h] = lo
+    return q_run, run_frac, delivered, soc_out, loss, starts
+
+
+def run_year(
+    plant: PlantConfig, dispatch: Dispatch, inputs: HourlyInputs, initial_soc: float = 0.5
+) -> YearResult:
+    hp = plant.heatpump
+    m_f = plant.pumps.fws.nominal_flow_m3h / 3.6 * 0.99 * dispatch.fws_pump_speed
+    c_f = m_f * CP_WATER
+    q_it = plant.it_liquid_kw * np.asarray(inputs.utilisation, dtype=float)
+    t_sup = np.asarray(inputs.supply_temp, dtype=float)
+    t_ret = np.asarray(inputs.return_temp, dtype=float)
+    demand = np.maximum(np.asarray(inputs.demand_kw, dtype=float), 0.0)
+    # Pass 1: the source. Source-limited, the heat pump pulls facility water down to
+    # the source loop's setpoint (supply minus the recovery margin).
+    t_src_lim = dispatch.fws_supply_temp - dispatch.fws_recovery_margin_k + q_it / c_f
+    t_charge = t_sup + dispatch.charge_margin_k
+    # At the lowest outlet the heat pump will run at (the supply itself, while the tank
+    # discharges) its COP is highest and it draws the most from the source for a
+    # given duty: limiting there keeps every hour within the IT heat.
+    q_src = source_limit_kw(plant, q_it, t_src_lim, t_sup, t_ret, m_f)
+    e_cap = tank_capacity_kwh(plant.tank.volume_m3, t_sup, t_ret)
+    m_dh_max = plant.pumps.dh.nominal_flow_m3h / 3.6 * 0.99
+    deliver_max = m_dh_max * CP_WATER * np.maximum(t_sup - t_ret, 1.0)
+    q_run, run_frac, delivered, soc_out, loss, starts = _dispatch(
+        plant, dispatch, initial_soc, demand, q_src, e_cap, deliver_max, q_it, t_sup, t_ret
+    )
     # Pass 3: heat pump, dry coolers and pumps on the dispatched duties.
     q_hp = q_run * run_frac
-    src_limited = q_run >= q_src - 1e-6
-    t_fws = np.where(src_limited, dispatch.fws_supply_temp - dispatch.fws_recovery_margin_k,
-                     dispatch.fws_supply_temp)  # fmt: skip
-    t_evap_in = t_fws + q_it / c_f
     t_out = np.where(q_hp >= delivered, t_charge, t_sup)
+    # Facility water at its setpoint while the dry coolers take the rest; where the
+    # heat pump would then draw more than the IT heat, it is the one holding the
+    # water, at the source loop's setpoint (pass 1 sized the duty for that).
+    t_evap_free = dispatch.fws_supply_temp + q_it / c_f
+    t_evap_lim = t_src_lim
+    pt = hp_map(hp, q_run, t_ret, t_out, t_evap_free, m_f)
+    src_limited = (q_run >= q_src - 1e-6) | (pt.q_evap * run_frac > q_it)
+    t_evap_in = np.where(src_limited, t_evap_lim, t_evap_free)
     pt = hp_map(hp, q_run, t_ret, t_out, t_evap_in, m_f)
     hp_elec = pt.w_el * run_frac
-    recovered = np.minimum(pt.q_evap * run_frac, q_it)
+    recovered = pt.q_evap * run_frac
     dumped = np.maximum(q_it - recovered, 0.0)
     t_dc_in = t_evap_in - recovered / c_f
     fan, short = fan_power_kw(plant.drycoolers, dumped, m_f, t_dc_in, np.asarray(inputs.ambient))

@@ -56,7 +56,7 @@ class Evaluation:
     figures: dict[str, float] = field(default_factory=dict)
 
 
-_FANS0: dict[tuple[int, bytes], np.ndarray] = {}
+_FANS0: dict[tuple[int, bytes], tuple[Case, np.ndarray]] = {}
 
 
 def counterfactual_fans(case: Case, inputs: HourlyInputs) -> np.ndarray:
@@ -65,8 +65,9 @@ def counterfactual_fans(case: Case, inputs: HourlyInputs) -> np.ndarray:
     key = (id(case), inputs.utilisation.tobytes())
     if key not in _FANS0:
         _FANS0.clear()
-        _FANS0[key] = _fans_without(case, inputs)
-    return _FANS0[key]
+        # The case is kept with its result so its id cannot be reused while cached.
+        _FANS0[key] = (case, _fans_without(case, inputs))
+    return _FANS0[key][1]
 
 
 def _fans_without(case: Case, inputs: HourlyInputs) -> np.ndarray:

@@ -45,7 +45,7 @@ class ItStudy(_Section):
     fws_supply_temp: Annotated[float, Field(ge=15, le=60)] | None = None
     utilisation: Frac | None = None
     """A flat utilisation; or ``utilisation_week``: 168 hourly values from Monday 00:00."""
-    utilisation_week: list[Frac] | None = None
+    utilisation_week: Annotated[list[Frac], Field(min_length=168, max_length=168)] | None = None
     utilisation_csv: str | None = None
     """8760 hourly values, ``hour,utilisation``; relative to the study file."""
 
@@ -56,8 +56,6 @@ class ItStudy(_Section):
         ]
         if sum(given) > 1:
             raise ValueError("give one of utilisation, utilisation_week, utilisation_csv")
-        if self.utilisation_week is not None and len(self.utilisation_week) != 168:
-            raise ValueError(f"utilisation_week needs 168 values, not {len(self.utilisation_week)}")
         return self
 
 

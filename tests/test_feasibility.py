@@ -94,10 +94,11 @@ def test_doubling_capex_doubles_payback_of_even_flows(case) -> None:
 def _hourly(name: str) -> tuple[HourlyInputs, float]:
     sc = load_scenario(name)
     sample = sc.sampler().sample
-    b = [sample(t) for t in np.arange(0.0, 86400.0, 60.0)]
+    # Hourly means of what the plant sees at every one of its steps.
+    b = [sample(t) for t in np.arange(0.0, sc.duration, sc.dt)]
 
     def mean(attr: str) -> np.ndarray:
-        return np.array([getattr(x, attr) for x in b]).reshape(24, 60).mean(axis=1)
+        return np.array([getattr(x, attr) for x in b]).reshape(24, -1).mean(axis=1)
 
     return HourlyInputs(
         mean("it_utilisation"),
@@ -255,3 +256,38 @@ def test_cooling_type_sets_the_source_temperature(tmp_path: Path) -> None:
     assert dtc.dispatch.fws_supply_temp == 35.0  # the site's setpoint
     a, b = run_design(hot).year.totals, run_design(dtc).year.totals
     assert a["seasonal_cop"] > b["seasonal_cop"] + 1.0
+
+
+def test_engine_year_closes_its_energy_balances(case) -> None:
+    y = run_design(case).year
+    # Heat pump: condenser heat = source heat + electricity, every hour.
+    np.testing.assert_allclose(y.hp_heat, y.recovered + y.hp_elec, atol=1e-6)
+    # Facility water: every kW of IT heat is recovered or dumped.
+    np.testing.assert_allclose(y.it_heat, y.recovered + y.dumped, atol=1e-6)
+    # Tank: what the heat pump made and the network did not take is stored or lost.
+    cap = case.plant.tank.volume_m3 * 985.0 * 4.186 / 3600.0
+    spans = np.maximum(case.inputs.supply_temp - case.inputs.return_temp, 1.0)
+    stored_end = y.tank_soc[-1] * cap * spans[-1]
+    stored_0 = case.study.initial_soc * cap * spans[0]
+    balance = y.totals["hp_heat"] - y.totals["delivered"] - y.totals["tank_loss"]
+    assert balance == pytest.approx(stored_end - stored_0, abs=0.01 * y.totals["hp_heat"])
+    assert y.totals["delivered"] <= y.totals["demand"]
+
+
+def test_hourly_profiles_are_checked_with_their_line(tmp_path: Path) -> None:
+    csv = tmp_path / "util.csv"
+    csv.write_text("hour,utilisation\n" + "".join(f"{h},0.7\n" for h in range(8760)))
+    f = tmp_path / "study.toml"
+    f.write_text('[it]\nutilisation_csv = "util.csv"\n')
+    assert np.all(build_case(ROOT / "config", f).inputs.utilisation == 0.7)
+    csv.write_text("hour,utilisation\n0,0.7\n1,1.7\n")
+    with pytest.raises(ValueError, match=r"util.csv:3: 1.7 outside \[0, 1\]"):
+        build_case(ROOT / "config", f)
+    week = [0.5] * 24 * 5 + [0.2] * 48  # weekdays busy, weekend quiet
+    f.write_text(f"[it]\nutilisation_week = {week}\n")
+    u = build_case(ROOT / "config", f).inputs.utilisation
+    assert u[:24].tolist() == [0.5] * 24  # 1 January 2027 is a Friday
+    assert u[24:72].tolist() == [0.2] * 48  # then the weekend
+    f.write_text("[it]\nutilisation_week = [0.5, 0.6]\n")
+    with pytest.raises(ConfigError, match=r"line 2: it.utilisation_week: .*at least 168 items"):
+        load_study(f)
