@@ -23,14 +23,15 @@ Pct = Annotated[float, Field(ge=-50, le=100)]
 Rate = Annotated[float, Field(ge=-5, le=50)]
 Temp = Annotated[float, Field(ge=-60, le=60)]
 Frac = Annotated[float, Field(ge=0, le=1)]
-CurvePoint = tuple[Temp, Annotated[float, Field(ge=0, le=130)]]
+# TOML has arrays, not tuples: a curve point is the one place a list becomes a tuple.
+CurvePoint = Annotated[tuple[Temp, Annotated[float, Field(ge=0, le=130)]], Field(strict=False)]
 
 ROUTES = ("urban_hard", "urban_soft", "suburban_hard", "suburban_soft")
 MODELS = ("utility_owned", "esco", "joint_venture")
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
 
 
 class ItStudy(_Section):

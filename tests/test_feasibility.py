@@ -291,3 +291,21 @@ def test_hourly_profiles_are_checked_with_their_line(tmp_path: Path) -> None:
     f.write_text("[it]\nutilisation_week = [0.5, 0.6]\n")
     with pytest.raises(ConfigError, match=r"line 2: it.utilisation_week: .*at least 168 items"):
         load_study(f)
+
+
+def test_study_numbers_are_strict(tmp_path: Path) -> None:
+    f = tmp_path / "study.toml"
+    f.write_text(
+        '[connection]\ndistance_m = "500"\n[network]\nsupply_curve = [[-12, "80"], [15, 65]]\n'
+        "hot_water_kw = true\n[partnership]\nterm_years = 20.5\n"
+    )
+    with pytest.raises(ConfigError) as err:
+        load_study(f)
+    text = err.value.render()
+    for expected in (
+        "line 2: connection.distance_m",
+        "line 4: network.supply_curve[0][1]",
+        "line 5: network.hot_water_kw",
+        "line 7: partnership.term_years",
+    ):
+        assert expected in text
