@@ -13,7 +13,7 @@ from feasibility.drycoolers import fan_power_kw
 from feasibility.engine import HourlyInputs, YearResult, run_year
 from feasibility.finance import discounted_payback_years, irr, lcoh, npv, payback_years
 from feasibility.partnership import Streams, discount_rate, party_flows
-from feasibility.statements import year_statements
+from feasibility.statements import month_figures_of, year_statements
 from simulator.physics import CP_WATER
 
 
@@ -116,21 +116,29 @@ def price_year(case: Case, hp_kw: float, tank_m3: float, year: YearResult, input
     elec_cost = float(np.sum((year.hp_elec + dh_pump) * price))
     fans0 = counterfactual_fans(case, inputs)
     cooling = float(np.sum((fans0 - year.fan_elec) * price))
-    statements = year_statements(
-        year, case.contract, st.start_year, case.availability_target_pct,
-        case.power_tolerance_pct, case.gas,
-    )  # fmt: skip
+    figures = month_figures_of(year, case.power_tolerance_pct)
+
+    def billed(y: int) -> list[Statement]:
+        return year_statements(
+            figures, case.contract, st.start_year + y, case.availability_target_pct, case.gas
+        )
+
+    statements = billed(0)
     energy = sum(float(s.energy_amount + s.shortfall_amount) for s in statements)
     capacity = sum(float(s.capacity_amount) for s in statements)
     if case.contract.pricing == "gas_indexed":
-        heat_esc = (1 + pr.gas_escalation_pct / 100.0) ** yrs
+        # Each year billed through the contract code at that year's gas prices.
+        later = [billed(y) for y in yrs]
+        energy_by_year = np.array(
+            [sum(float(s.energy_amount + s.shortfall_amount) for s in b) for b in later]
+        )
     else:
-        heat_esc = (1 + pr.heat_escalation_pct / 100.0) ** yrs
+        energy_by_year = energy * (1 + pr.heat_escalation_pct / 100.0) ** yrs
     el_esc = (1 + pr.electricity_escalation_pct / 100.0) ** yrs
     delivered_mwh = year.totals["delivered"] / 1000.0
     boiler = np.array([avoided_boiler(st, y + 1) for y in yrs]) * delivered_mwh * knobs.gas_carbon
     streams = Streams(
-        sales=(energy * heat_esc + capacity) * knobs.heat_price,
+        sales=(energy_by_year + capacity) * knobs.heat_price,
         boiler=boiler,
         cooling=cooling * el_esc,
         electricity=elec_cost * el_esc,

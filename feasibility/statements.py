@@ -9,6 +9,7 @@ capacity payment less the availability penalty, take-or-pay shortfall.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import numpy as np
@@ -23,7 +24,8 @@ from feasibility.climate import DAYS_IN_MONTH, month_of_hour
 from feasibility.engine import YearResult
 
 
-def month_figures_of(year: YearResult, start_year: int, power_tolerance_pct: float):
+def month_figures_of(year: YearResult, power_tolerance_pct: float) -> list[MonthFigures]:
+    """Twelve months of figures, labelled ``0000-MM`` until a year is given to bill them."""
     months = month_of_hour()
     requested = year.demand > 1e-6
     ok = requested & (year.delivered >= year.demand * (1.0 - power_tolerance_pct / 100.0))
@@ -38,7 +40,7 @@ def month_figures_of(year: YearResult, start_year: int, power_tolerance_pct: flo
 
         out.append(
             MonthFigures(
-                month=f"{start_year:04d}-{m + 1:02d}",
+                month=f"0000-{m + 1:02d}",
                 expected_intervals=DAYS_IN_MONTH[m] * 96,
                 rows=(),
                 meter_mwh=mwh(year.delivered),
@@ -61,12 +63,15 @@ def month_figures_of(year: YearResult, start_year: int, power_tolerance_pct: flo
 
 
 def year_statements(
-    year: YearResult,
+    figures: list[MonthFigures],
     contract: ContractSettings,
-    start_year: int,
+    year: int,
     target_pct: float,
-    power_tolerance_pct: float,
     gas: dict[str, Decimal] | None,
 ) -> list[Statement]:
-    figs = month_figures_of(year, start_year, power_tolerance_pct)
-    return [compute_statement(f, contract, target_pct, gas) for f in figs]
+    """The twelve statements of calendar year ``year`` (gas-indexed prices are looked up
+    for that year's months)."""
+    return [
+        compute_statement(replace(f, month=f"{year:04d}{f.month[4:]}"), contract, target_pct, gas)
+        for f in figures
+    ]

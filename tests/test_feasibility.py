@@ -309,3 +309,23 @@ def test_study_numbers_are_strict(tmp_path: Path) -> None:
         "line 7: partnership.term_years",
     ):
         assert expected in text
+
+
+def test_gas_indexed_heat_price_bills_through_the_contract(tmp_path: Path) -> None:
+    f = tmp_path / "study.toml"
+    f.write_text(
+        "[prices]\ngas_eur_per_mwh = 40.0\ngas_escalation_pct = 10.0\n"
+        'heat_basis = "gas_indexed"\nheat_gas_multiplier = 0.8\nheat_gas_adder_eur_per_mwh = 5.0\n'
+    )
+    case = build_case(ROOT / "config", f)
+    assert case.contract.pricing == "gas_indexed"
+    ev = run_design(case)
+    assert {float(s.price) for s in ev.statements} == {0.8 * 40.0 + 5.0}
+    s = ev.streams
+    capacity = ev.figures["capacity_year1_eur"]
+    # Year 2 is billed at year 2's gas price (0.8 x 44 + 5 = 40.20 EUR/MWh); the
+    # capacity payment does not follow gas; take-or-pay shortfalls are priced alike.
+    billed = sum(float(st.figures.billed_mwh + st.shortfall_mwh) for st in ev.statements)
+    assert s.sales[1] == pytest.approx(billed * 40.20 + capacity, abs=0.5)
+    # The utility's avoided boiler cost follows gas too.
+    assert s.boiler[1] > s.boiler[0]
