@@ -49,10 +49,15 @@ class Case:
     contract: ContractSettings
     gas: dict[str, Decimal]
     """Monthly gas prices for a gas-indexed contract, the study's whole term."""
+    boiler_om_eur_per_mwh: float
+    """The utility's boiler O&M per MWh (catalogue row boiler_om_variable)."""
     availability_target_pct: float
     power_tolerance_pct: float
     catalogue: dict[str, CostRow]
     climate_label: str
+
+    def avoided_boiler(self, year: int = 1) -> float:
+        return avoided_boiler(self.study, self.boiler_om_eur_per_mwh, year)
 
     def with_design(self, hp_kw: float | None = None, tank_m3: float | None = None) -> PlantConfig:
         p = self.plant
@@ -133,7 +138,9 @@ def _plant(site_plant: PlantConfig, study: Study) -> PlantConfig:
     return p.model_copy(update=upd)
 
 
-def _contract(study: Study, site_contract: ContractSettings | None) -> ContractSettings:
+def _contract(
+    study: Study, site_contract: ContractSettings | None, boiler_om: float
+) -> ContractSettings:
     base = study.contract or site_contract
     pr = study.prices
     if base is None:
@@ -144,7 +151,10 @@ def _contract(study: Study, site_contract: ContractSettings | None) -> ContractS
         )
     if pr.heat_basis == "avoided_boiler":
         return base.model_copy(
-            update={"pricing": "fixed", "fixed_price_eur_per_mwh": round(avoided_boiler(study), 2)}
+            update={
+                "pricing": "fixed",
+                "fixed_price_eur_per_mwh": round(avoided_boiler(study, boiler_om), 2),
+            }
         )
     if pr.heat_basis == "gas_indexed":
         gi = GasIndexSettings(
@@ -156,12 +166,13 @@ def _contract(study: Study, site_contract: ContractSettings | None) -> ContractS
     return base
 
 
-def avoided_boiler(study: Study, year: int = 1) -> float:
-    """EUR per MWh of heat the utility's gas boiler no longer makes, in year ``year``."""
+def avoided_boiler(study: Study, boiler_om_eur_per_mwh: float, year: int = 1) -> float:
+    """EUR per MWh of heat the utility's gas boiler no longer makes, in year ``year``:
+    gas and its CO2 allowances over the boiler's efficiency, plus its variable O&M."""
     pr = study.prices
     gas = pr.gas_eur_per_mwh * (1 + pr.gas_escalation_pct / 100.0) ** (year - 1)
     co2 = pr.carbon_eur_per_t * (1 + pr.carbon_escalation_pct / 100.0) ** (year - 1)
-    return (gas + co2 * GAS_CO2_T_PER_MWH) / BOILER_EFFICIENCY + 1.1
+    return (gas + co2 * GAS_CO2_T_PER_MWH) / BOILER_EFFICIENCY + boiler_om_eur_per_mwh
 
 
 def _gas_series(study: Study) -> dict[str, Decimal]:
@@ -209,6 +220,9 @@ def build_case(site_dir: Path = CONFIG_DIR, study_path: Path | None = None) -> C
     else:
         elec = np.full(HOURS, pr.electricity_eur_per_mwh)
     catalogue = load_catalogue(base / study.costs.catalogue if study.costs.catalogue else CATALOGUE)
+    boiler_om = catalogue["boiler_om_variable"].cost(
+        1.0, study.costs.price_year, study.costs.inflation_pct
+    )
     return Case(
         study=study,
         study_path=study_path,
@@ -219,7 +233,8 @@ def build_case(site_dir: Path = CONFIG_DIR, study_path: Path | None = None) -> C
         outdoor=outdoor,
         inputs=inputs,
         electricity_price=elec,
-        contract=_contract(study, s.contract),
+        contract=_contract(study, s.contract, boiler_om),
+        boiler_om_eur_per_mwh=boiler_om,
         gas=_gas_series(study),
         availability_target_pct=s.accounting.availability_target_pct,
         power_tolerance_pct=s.accounting.power_tolerance_pct,

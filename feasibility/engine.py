@@ -10,9 +10,10 @@ the heat-pump map, dry coolers and pumps are evaluated on the dispatched duties 
 all hours at once.
 
 Hourly averages hide what happens inside the hour; two effects matter and are kept:
-a heat pump asked for less than its minimum load runs at minimum load for part of
-the hour (so its COP is that of minimum load), and a tank that would pass its stop
-level stops the heat pump within the hour.
+a heat pump asked for less than its minimum load (by the demand, or by a source too
+weak to carry it) runs at minimum load for part of the hour, so its COP is that of
+minimum load; and a tank that would pass its stop level stops the heat pump within
+the hour.
 """
 
 from __future__ import annotations
@@ -122,8 +123,13 @@ def tank_capacity_kwh(volume_m3: float, t_hot: Array, t_cold: Array) -> Array:
     return volume_m3 * TANK_RHO * CP_WATER * np.maximum(t_hot - t_cold, 1.0) / 3600.0
 
 
-def source_limit_kw(plant: PlantConfig, q_it: Array, t_evap_in: Array, t_out: Array, t_in, m_f):
-    """The condenser heat at which the evaporator takes all the IT heat (capped at capacity)."""
+def source_limit_kw(
+    plant: PlantConfig, q_it: Array, t_evap_in: Array, t_out: Array, t_in: Array, m_f: float
+) -> Array:
+    """The condenser heat at which the evaporator takes all the IT heat (capped at capacity).
+
+    A fixed-point iteration on the COP, which itself depends on the duty.
+    """
     cfg = plant.heatpump
     q = np.minimum(q_it * 1.3, cfg.capacity_kw)
     for _ in range(8):

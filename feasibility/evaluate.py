@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from controller.accounting.contract import Statement
-from feasibility.case import GAS_CO2_T_PER_MWH, Case, avoided_boiler
+from feasibility.case import BOILER_EFFICIENCY, GAS_CO2_T_PER_MWH, Case
 from feasibility.costs import Capex, annual_om, capex
 from feasibility.drycoolers import fan_power_kw
 from feasibility.engine import HourlyInputs, YearResult, run_year
@@ -136,7 +136,7 @@ def price_year(case: Case, hp_kw: float, tank_m3: float, year: YearResult, input
         energy_by_year = energy * (1 + pr.heat_escalation_pct / 100.0) ** yrs
     el_esc = (1 + pr.electricity_escalation_pct / 100.0) ** yrs
     delivered_mwh = year.totals["delivered"] / 1000.0
-    boiler = np.array([avoided_boiler(st, y + 1) for y in yrs]) * delivered_mwh * knobs.gas_carbon
+    boiler = np.array([case.avoided_boiler(y + 1) for y in yrs]) * delivered_mwh * knobs.gas_carbon
     streams = Streams(
         sales=(energy_by_year + capacity) * knobs.heat_price,
         boiler=boiler,
@@ -156,7 +156,7 @@ def price_year(case: Case, hp_kw: float, tank_m3: float, year: YearResult, input
     costs = np.concatenate(([cap.total], streams.electricity + streams.om))
     heat = np.concatenate(([0.0], np.full(n, delivered_mwh)))
     elec_mwh = float(np.sum(year.hp_elec + dh_pump - (fans0 - year.fan_elec))) / 1000.0
-    co2 = delivered_mwh / 1.03 * GAS_CO2_T_PER_MWH - elec_mwh * pr.grid_co2_t_per_mwh
+    co2 = delivered_mwh / BOILER_EFFICIENCY * GAS_CO2_T_PER_MWH - elec_mwh * pr.grid_co2_t_per_mwh
     ev = Evaluation(
         hp_kw=hp_kw,
         tank_m3=tank_m3,

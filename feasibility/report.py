@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from feasibility.case import Case, avoided_boiler
+from feasibility.case import BOILER_EFFICIENCY, GAS_CO2_T_PER_MWH, Case
 from feasibility.climate import month_of_hour
 from feasibility.evaluate import Evaluation
 from feasibility.finance import discounted_payback_years, irr, npv, payback_years
@@ -166,10 +166,15 @@ def build(
         "capex_total_eur": _r(ev.capex.total, 0),
         "capex_sources": ev.capex.sources,
         "year1_eur": {k.removesuffix("_year1_eur"): _r(v, 0) for k, v in ev.figures.items()},
-        "avoided_boiler_eur_per_mwh": _r(avoided_boiler(st), 2),
+        "avoided_boiler_eur_per_mwh": _r(case.avoided_boiler(), 2),
         "co2_avoided_t_per_year": _r(ev.co2_avoided_t),
         "co2_value_eur_per_year": _r(
-            t["delivered"] / 1000 / 1.03 * 0.198 * st.prices.carbon_eur_per_t, 0
+            t["delivered"]
+            / 1000
+            / BOILER_EFFICIENCY
+            * GAS_CO2_T_PER_MWH
+            * st.prices.carbon_eur_per_t,
+            0,
         ),
         "lcoh_eur_per_mwh": _r(ev.lcoh, 2),
         "partnerships": _parties(case, ev),
