@@ -4,6 +4,7 @@ engine against the detailed closed-loop simulator, and bad study files."""
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 
 import numpy as np
@@ -204,6 +205,13 @@ def test_cli_refuses_a_bad_study_and_writes_a_report(tmp_path: Path, capsys) -> 
     out = tmp_path / "pilot"
     assert main(["feasibility", "--study", str(pilot), "--out", str(out), "--no-sweep",
                  "--no-plots"]) == 0  # fmt: skip
+    data = json.loads((out / "feasibility.json").read_text())
+    s = data["sensitivity"]
+    capex = next(b for b in s["tornado"]["project"] if b["input"].startswith("CapEx"))
+    assert capex["npv_low_eur"] > s["base_npv_eur"]["project"] > capex["npv_high_eur"]
+    spans = [abs(b["npv_high_eur"] - b["npv_low_eur"]) for b in s["tornado"]["utility"]]
+    assert spans == sorted(spans, reverse=True)
+    assert len(data["statements"]) == 12
     md = (out / "feasibility.md").read_text()
     assert md.index("## Sensitivities first") < md.index("## Partnership models side by side")
     assert "Utility-owned" in md and "Third-party ESCO" in md and "Joint venture" in md
@@ -329,3 +337,23 @@ def test_gas_indexed_heat_price_bills_through_the_contract(tmp_path: Path) -> No
     assert s.sales[1] == pytest.approx(billed * 40.20 + capacity, abs=0.5)
     # The utility's avoided boiler cost follows gas too.
     assert s.boiler[1] > s.boiler[0]
+
+
+def test_hourly_electricity_prices_weight_the_hours(tmp_path: Path) -> None:
+    f = tmp_path / "study.toml"
+    f.write_text("[prices]\nelectricity_eur_per_mwh = 100.0\n")
+    flat = run_design(build_case(ROOT / "config", f))
+    prices = np.where(np.arange(8760) % 24 < 12, 50.0, 150.0)  # cheap nights, dear days
+    (tmp_path / "el.csv").write_text(
+        "# test prices\nhour,eur_per_mwh\n" + "".join(f"{h},{p}\n" for h, p in enumerate(prices))
+    )
+    f.write_text('[prices]\nelectricity_csv = "el.csv"\n')
+    case = build_case(ROOT / "config", f)
+    hourly = run_design(case)
+    y = hourly.year
+    dh_pump = y.pump_elec - case.plant.pumps.fws.power_kw
+    expected = float(np.sum((y.hp_elec + dh_pump) * prices)) / 1000.0
+    assert hourly.figures["electricity_year1_eur"] == pytest.approx(expected)
+    assert flat.figures["electricity_year1_eur"] == pytest.approx(
+        float(np.sum(y.hp_elec + dh_pump)) * 0.1
+    )
