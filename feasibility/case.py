@@ -42,7 +42,6 @@ class Case:
     site_name: str
     plant: PlantConfig
     dispatch: Dispatch
-    outdoor: Array
     inputs: HourlyInputs
     electricity_price: Array
     """EUR/MWh, hourly, year 1."""
@@ -230,7 +229,6 @@ def build_case(site_dir: Path = CONFIG_DIR, study_path: Path | None = None) -> C
         site_name=s.site.name,
         plant=_plant(plant, study),
         dispatch=dispatch,
-        outdoor=outdoor,
         inputs=inputs,
         electricity_price=elec,
         contract=_contract(study, s.contract, boiler_om),

@@ -70,10 +70,6 @@ class HourlyInputs:
             if len(getattr(self, name)) != n:
                 raise ValueError(f"{name} has {len(getattr(self, name))} hours, not {n}")
 
-    @property
-    def hours(self) -> int:
-        return len(self.utilisation)
-
 
 @dataclass(slots=True)
 class YearResult:

@@ -47,7 +47,7 @@ def _parties(case: Case, ev: Evaluation) -> dict[str, Any]:
             r = discount_rate(p, party)
             outlay = f[0] < 0
             rows[party] = {
-                "capex_eur": _r(-f[0], 0),
+                "capex_eur": _r(abs(f[0]), 0),
                 "year1_cash_eur": _r(f[1], 0),
                 "discount_rate_pct": _r(100 * r, 2),
                 "npv_eur": _r(npv(r, f), 0),
