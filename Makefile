@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format bench results docs clean lock compose-check
+.PHONY: demo test lint format bench results docs clean lock compose-check feasibility
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ bench: $(STAMP)
 results: $(STAMP)
 	$(BIN)/heatrecovery bench --json docs/results.json --plots docs/plots --markdown docs/results.md \
 		--readme README.md
+
+# docs/feasibility/: the worked studies of the reference site and the one-rack pilot.
+feasibility: $(STAMP)
+	$(BIN)/heatrecovery feasibility --study feasibility/studies/reference.toml --out docs/feasibility/reference
+	$(BIN)/heatrecovery feasibility --study feasibility/studies/pilot.toml --out docs/feasibility/pilot
 
 docs: $(STAMP)
 	$(BIN)/heatrecovery registermap --markdown -o docs/register-map.md

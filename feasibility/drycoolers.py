@@ -1,0 +1,68 @@
+"""Dry-cooler bank on arrays: the fan speed (and power) each hour's rejected heat needs.
+
+The ratings and UA come from the simulator's own ``DryCoolers`` (built once), and
+the cross-flow effectiveness is the same relation, evaluated over a grid of fan
+speeds for every hour at once. The facility-water loop strokes the bypass valve
+before it starts the fans (controller/core/fwsloop.py), so an hour whose heat the
+coils reject by natural draught costs no fan power.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from simulator.physics import CP_WATER
+from simulator.physics.drycooler import DryCoolers
+from simulator.plantconfig import DryCoolerConfig
+
+Array = NDArray[np.float64]
+_GRID = np.linspace(0.0, 1.0, 51)
+
+
+def eff_crossflow(ua: Array, c1: Array, c2: Array) -> Array:
+    """Cross-flow, both fluids unmixed (simulator.physics.hx.eff_crossflow on arrays)."""
+    c_min = np.minimum(c1, c2)
+    c_max = np.maximum(c1, c2)
+    ntu = ua / np.maximum(c_min, 1e-9)
+    cr = c_min / np.maximum(c_max, 1e-9)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        e = 1.0 - np.exp((ntu**0.22 / cr) * (np.exp(-cr * ntu**0.78) - 1.0))
+    return np.where(cr < 1e-6, 1.0 - np.exp(-ntu), e)
+
+
+def capacity_kw(cfg: DryCoolerConfig, fan: Array, m_water: Array, t_in: Array, t_amb: Array):
+    """Heat the bank rejects at fan speed ``fan`` (0..1) with all the water through it."""
+    dc = DryCoolers(cfg)
+    air = np.maximum(fan, cfg.natural_fraction)
+    c_w = m_water / cfg.units * CP_WATER
+    c_a = dc.c_air_design * air
+    eps = eff_crossflow(dc.ua_design * air**0.6, c_w, c_a)
+    return cfg.units * eps * np.minimum(c_w, c_a) * (t_in - t_amb)
+
+
+def fan_power_kw(
+    cfg: DryCoolerConfig, q_reject: Array, m_water: float, t_in: Array, t_amb: Array
+) -> tuple[Array, Array]:
+    """Fan power to reject ``q_reject`` each hour, and the heat it could not reject.
+
+    The speed is the lowest on the grid (interpolated) whose capacity meets the load;
+    above the full-speed capacity the fans run flat out and the rest is short.
+    """
+    q = np.asarray(q_reject, dtype=float)
+    cap = capacity_kw(
+        cfg, _GRID[None, :], np.full((q.size, 1), m_water), t_in[:, None], t_amb[:, None]
+    )
+    full = cap[:, -1]
+    need = np.minimum(q, full)
+    # Capacity rises with fan speed; find the first grid point that is enough.
+    idx = np.argmax(cap >= need[:, None] - 1e-9, axis=1)
+    hi = np.clip(idx, 1, _GRID.size - 1)
+    lo = hi - 1
+    rows = np.arange(q.size)
+    c_lo, c_hi = cap[rows, lo], cap[rows, hi]
+    frac = np.clip((need - c_lo) / np.maximum(c_hi - c_lo, 1e-9), 0.0, 1.0)
+    speed = np.where(idx == 0, 0.0, _GRID[lo] + frac * (_GRID[hi] - _GRID[lo]))
+    speed = np.where(q <= 0.0, 0.0, speed)
+    power = cfg.units * cfg.fan_power_kw * speed**3
+    return power, np.maximum(q - full, 0.0)
