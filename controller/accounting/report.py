@@ -243,8 +243,10 @@ def run_report(
     cfg: ReportConfig,
     ledger_path: Path,
     csv_path: Path | None = None,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
 ) -> tuple[MonthFigures, Statement | None]:
+    # Looked up per call: a default bound at import would keep a replaced stdout.
+    out = sys.stdout if out is None else out
     month_bounds(month, cfg.timezone)  # validates the month
     if not ledger_path.exists():
         raise FileNotFoundError(f"no ledger at {ledger_path}")
