@@ -52,9 +52,10 @@ from controller.core.safety import (
     CommandKeys,
     DeviceLoss,
     InterlockCauses,
+    OutputGuard,
     SafeOutputs,
     alarm_devices,
-    clip,
+    full_cooling_needed,
     interlock_state,
     pump_commands,
     pump_config,
@@ -146,6 +147,7 @@ class BaselineCore:
         self.device_loss = DeviceLoss(self.reverts)
         self.keys = CommandKeys.of(settings)
         self.safe_outputs = SafeOutputs(self.keys, self.reverts)
+        self.output_guard = OutputGuard(self.keys, self.reverts)
         self.alarm_signals = AlarmSignals(self.cond, alarm_devices(settings, self.reverts))
         self.alarm_engine = AlarmEngine(list(alarms), known_signals=self.alarm_signals.names())
         self.status = CoreStatus()
@@ -259,6 +261,16 @@ class BaselineCore:
                 )
         self.heartbeat = (self.heartbeat + 1) & 0xFFFF
         commands = self._commands(mode, view, enable, reset, fws_out, dh_out, safe)
+        guard = self.output_guard
+        for key in guard.apply(commands):
+            events.append(
+                CoreEvent(
+                    now,
+                    "fault",
+                    f"loop output fault: {key} = {guard.bad.get(key)!r}",
+                    {"output": key, "safe": True},
+                )
+            )
         self.device_loss.apply(commands, image.comms_lost, now, s.interlocks.device_loss_grace_s)
         alarm_events = self.alarm_engine.update(
             self.alarm_signals.update(
@@ -270,6 +282,7 @@ class BaselineCore:
                 s,
                 image,
                 self._own_signals(view, dh_sp),
+                guard.faults,
             ),
             now,
         )
@@ -304,7 +317,7 @@ class BaselineCore:
             # Hand-over as the project's controller does it: keep the plant as found.
             startup_commands(c, k, view, self.reverts, self.settings.pumps.fws.speed_pct)
             return c
-        c[k.valve] = 100.0 if safe else clip(self.valve.output, 100.0)
+        c[k.valve] = 100.0 if safe else self.valve.output  # the output guard checks it
         c[k.fan] = self.fans.speed
         c[k.hp_enable] = 1.0 if enable else 0.0
         c[k.hp_load] = self.tuning.hp_load_pct if enable else 0.0
@@ -312,7 +325,8 @@ class BaselineCore:
         c[k.hp_reset] = 1.0 if reset else 0.0
         pump_commands(c, k, fws_out, dh_out)
         if safe:
-            self.safe_outputs.apply(c, reset)
+            full = full_cooling_needed(self.interlocks, view.fws_supply, self.settings)
+            self.safe_outputs.apply(c, reset, full)
         return c
 
     def _own_signals(self, view: PlantView, dh_sp: float | None) -> dict[str, float | bool | None]:

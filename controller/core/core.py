@@ -30,10 +30,11 @@ from controller.core.safety import (
     CommandKeys,
     DeviceLoss,
     InterlockCauses,
+    OutputGuard,
     SafeOutputs,
     alarm_devices,
+    full_cooling_needed,
     interlock_state,
-    pct,
     pump_commands,
     pump_config,
     startup_commands,
@@ -120,6 +121,7 @@ class ControlCore:
         self.status = CoreStatus()
         self.keys = CommandKeys.of(settings)
         self.safe_outputs = SafeOutputs(self.keys, self.reverts)
+        self.output_guard = OutputGuard(self.keys, self.reverts)
         self.alarm_signals = AlarmSignals(self.cond, alarm_devices(settings, self.reverts))
         self.alarm_engine = AlarmEngine(list(alarms), known_signals=self.signal_names())
 
@@ -316,6 +318,15 @@ class ControlCore:
         # 7. Commands, then the overrides that nothing may undo.
         self.heartbeat = (self.heartbeat + 1) & 0xFFFF
         commands = self._commands(mode, view, hp_cmd, fws_out, dh_out, safe)
+        loop_faults = ("fws_loop",) if self.fws.fault else ()
+        guard = self.output_guard
+        for key in guard.apply(commands, loop_faults):
+            detail = self.fws.fault if key == "fws_loop" else f"{key} = {guard.bad.get(key)!r}"
+            events.append(
+                CoreEvent(
+                    now, "fault", f"loop output fault: {detail}", {"output": key, "safe": True}
+                )
+            )
         transitions: list[tuple[str, str]] = []
         self.device_loss.apply(
             commands, image.comms_lost, now, s.interlocks.device_loss_grace_s, transitions
@@ -333,6 +344,7 @@ class ControlCore:
                 s,
                 image,
                 self._own_signals(view, targets),
+                guard.faults,
             ),
             now,
         )
@@ -397,15 +409,17 @@ class ControlCore:
         if mode is Mode.STARTUP and not safe:
             startup_commands(c, k, view, self.reverts, s.pumps.fws.speed_pct)
             return c
-        c[k.valve] = pct(self.fws.valve)
-        c[k.fan] = pct(self.fws.fan)
+        # Raw loop outputs: the output guard clamps them, or catches what is not a number.
+        c[k.valve] = self.fws.valve
+        c[k.fan] = self.fws.fan
         c[k.hp_enable] = 1.0 if hp.enable else 0.0
-        c[k.hp_load] = pct(hp.load_pct)
+        c[k.hp_load] = hp.load_pct
         c[k.hp_setpoint] = hp.setpoint
         c[k.hp_reset] = 1.0 if hp.trip_reset else 0.0
         pump_commands(c, k, fws_out, dh_out)
         if safe:
-            self.safe_outputs.apply(c, hp.trip_reset)
+            full = full_cooling_needed(self.interlocks, view.fws_supply, s)
+            self.safe_outputs.apply(c, hp.trip_reset, full)
         return c
 
     def _own_signals(self, view: PlantView, targets: Targets) -> dict[str, float | bool | None]:
