@@ -37,7 +37,7 @@ class BrokenLoop(Loop):
 
 def break_loop(c: ControlCore, path: str, bad: float) -> None:
     block, attr = path.split(".")
-    owner = getattr(c, block)
+    owner = getattr(c.strategy, block)
     setattr(owner, attr, BrokenLoop(getattr(owner, attr), bad))
 
 
@@ -103,8 +103,8 @@ def test_under_high_high_the_coolers_stay_at_full_until_the_water_is_back_under_
     plant.set(fws_supply=40.5)
     c.step(plant.image(), c.settings, 60.0, 1.0)
     # Make the loop answer a plausible low output (valve pinned: its range is split..100).
-    split = c.fws.split
-    c.fws.loop = BrokenLoop(c.fws.loop, split)
+    split = c.strategy.fws.split
+    c.strategy.fws.loop = BrokenLoop(c.strategy.fws.loop, split)
     # Rows: (time, fws supply, expected fan command)
     rows = [(61, 40.5, 100.0), (90, 40.2, 100.0), (100, 40.01, 100.0), (101, 39.5, 0.0)]
     t = 61.0
@@ -120,7 +120,7 @@ def test_under_high_high_the_coolers_stay_at_full_until_the_water_is_back_under_
 def test_a_stuck_fws_loop_is_a_fault_after_60_s_with_the_water_hot() -> None:
     c, plant = core(), PlantImage()
     run(c, plant, 0, 60)
-    c.fws.loop = BrokenLoop(c.fws.loop, 40.0)  # in range, but never moves
+    c.strategy.fws.loop = BrokenLoop(c.strategy.fws.loop, 40.0)  # in range, but never moves
     plant.set(fws_supply=37.0)  # 2 K above setpoint: a sound PI would open up
     # The 10 s input filter takes the water over setpoint + 1 K at t=67; 60 s later:
     rows = [(60, 40.0), (100, 40.0), (125, 40.0), (126, 100.0), (150, 100.0)]
@@ -129,6 +129,10 @@ def test_a_stuck_fws_loop_is_a_fault_after_60_s_with_the_water_hot() -> None:
         while t <= row_t:
             out = c.step(plant.image(), c.settings, t, 1.0)
             t += 1.0
-        want_fan = (fan - c.fws.split) / (100 - c.fws.split) * 100 if fan < 100 else 100.0
+        want_fan = (
+            (fan - c.strategy.fws.split) / (100 - c.strategy.fws.split) * 100
+            if fan < 100
+            else 100.0
+        )
         assert out.commands["drycooler.fan_speed_cmd"] == pytest.approx(want_fan), f"t={row_t}"
-    assert c.fws.fault.startswith("fws loop output stuck")
+    assert c.strategy.fws.fault.startswith("fws loop output stuck")

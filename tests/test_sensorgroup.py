@@ -38,6 +38,8 @@ def test_median_of_the_healthy_members_and_bad_ones_left_out() -> None:
             (3, [None, None, None, 35.2], 35.2, {0, 1, 2}, True),  # one left: used alone
             (4, [None, None, None, None], None, {0, 1, 2, 3}, True),  # none: no value
             (5, [35.0, 35.2, 34.9, 35.1], 35.05, set(), False),  # back: whole again
+            (6, [35.0, 35.1, 35.2, 35.9], 35.15, set(), False),  # a median, not a mean (35.3)
+            (7, [35.0, None, 35.2, 35.9], 35.2, {1}, True),
         ],
     )
 
