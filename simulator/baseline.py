@@ -47,6 +47,7 @@ from controller.core.interlocks import Interlock
 from controller.core.modes import Mode
 from controller.core.outputs import CoreEvent, CoreStatus
 from controller.core.setpointsource import Targets
+from controller.core.tripreset import TripReset
 from simulator.baseline_rules import (
     BaselineTuning,
     FanStager,
@@ -54,43 +55,6 @@ from simulator.baseline_rules import (
     InjectionPi,
     ValvePi,
 )
-
-DAY_S = 86400.0
-
-
-class TripReset:
-    """Auto-reset of a heat-pump trip with the site file's delay and daily limit."""
-
-    __slots__ = ("_handled", "_last", "_resets", "_since", "delay", "exhausted", "per_day")
-
-    def __init__(self, delay_s: float, per_day: int) -> None:
-        self.delay = delay_s
-        self.per_day = per_day
-        self._since: float | None = None
-        self._last = -1e18
-        self._handled = False
-        self._resets: list[float] = []
-        self.exhausted = False
-
-    def step(self, tripped: bool, now: float) -> bool:
-        if not tripped:
-            self._since = None
-            self._handled = False
-            self.exhausted = False
-            return False
-        if self._since is None:
-            self._since = now
-        self._resets = [t for t in self._resets if now - t < DAY_S]
-        if not self._handled and len(self._resets) >= self.per_day:
-            self.exhausted = True
-            return False
-        if now - self._since >= self.delay and now - self._last >= self.delay:
-            self._last = now
-            if not self._handled:
-                self._resets.append(now)
-                self._handled = True
-            return True
-        return False
 
 
 class BaselineStrategy:
@@ -103,13 +67,7 @@ class BaselineStrategy:
         self.settings = settings
         self.tuning = t
         hs = settings.heatpump
-        self.asc = AntiShortCycle(
-            AntiShortCycleConfig(
-                min_run_s=hs.min_run_s,
-                min_off_s=hs.min_off_s,
-                max_starts_per_hour=hs.max_starts_per_hour,
-            )
-        )
+        self.asc = AntiShortCycle(AntiShortCycleConfig.of(hs))
         self.trip_reset = TripReset(hs.trip_reset_delay_s, hs.auto_reset_trips_per_day)
         self.hp_call = HeatPumpCall(t, running=True)
         self.valve = ValvePi(t, settings.setpoints.fws_supply_temp)
