@@ -245,8 +245,8 @@ def run_report(
     csv_path: Path | None = None,
     out: TextIO | None = None,
 ) -> tuple[MonthFigures, Statement | None]:
-    # Looked up per call: a default bound at import would keep a replaced stdout.
-    out = sys.stdout if out is None else out
+    """Print the statement to ``out`` (the current stdout when None: a default bound at
+    import would keep writing to whatever stdout was then)."""
     month_bounds(month, cfg.timezone)  # validates the month
     if not ledger_path.exists():
         raise FileNotFoundError(f"no ledger at {ledger_path}")
@@ -260,6 +260,7 @@ def run_report(
         if cfg.contract.gas_index is not None:
             gas = load_gas_prices(cfg.resolve(cfg.contract.gas_index.series_csv))
         stmt = compute_statement(fig, cfg.contract, acc.availability_target_pct, gas)
+    out = out or sys.stdout
     out.write(render(fig, stmt, cfg, ledger_path))
     if csv_path is not None:
         with csv_path.open("w", newline="", encoding="utf-8") as fh:
