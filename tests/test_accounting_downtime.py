@@ -29,13 +29,17 @@ timezone = "UTC"
 
 [accounting]
 ledger_path = "ledger.sqlite"
+availability_target_pct = 99.5
 
 [contract]
 name = "HPA-7"
+buyer = "Fjernvarme A/S"
 pricing = "fixed"
 fixed_price_eur_per_mwh = 45.5
 contracted_capacity_mw = 1.2
 capacity_price_eur_per_mw_month = 2500.0
+penalty_pct_per_point = 10.0
+take_or_pay_min_mwh_per_month = 10.0
 """
 
 

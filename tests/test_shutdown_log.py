@@ -21,7 +21,9 @@ from controller.daemon import Daemon
 
 def daemon_for(tmp_path: Path, port: int) -> Daemon:
     site = write_site(tmp_path, port)
-    site.write_text(site.read_text() + '[accounting]\nledger_path = "ledger.sqlite"\n')
+    text = site.read_text()
+    if "[accounting]" not in text:  # a ledger of its own, next to the site file
+        site.write_text(text + '[accounting]\nledger_path = "ledger.sqlite"\n')
     return Daemon(load_site(site))
 
 
