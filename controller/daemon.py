@@ -250,11 +250,16 @@ class Daemon:
         try:
             await self.bus.idle()
             report = await self.writer.revert_all()
-            log.info(
-                "revert values written",
-                written=len(report.written),
-                failed=[f"{d}.{p}" for d, p, *_ in report.failed],
-            )
+            left = report.not_written()
+            if left:
+                log.error(
+                    "revert values not written",
+                    written=len(report.written),
+                    unreverted=sorted(left),
+                    reasons=left,
+                )
+            else:
+                log.info("revert values written", written=len(report.written), unreverted=[])
         except Exception:
             log.exception("revert on shutdown failed")
         for ext in self.extensions:

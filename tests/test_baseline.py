@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from simulator.baseline import BaselineCore
+from simulator.baseline import BaselineCore, BaselineStrategy
 from simulator.baseline_rules import BaselineTuning, FanStager, HeatPumpCall
 from simulator.plant import Plant
 from simulator.runner import ClosedLoop, RunResult, load_defaults
@@ -54,16 +54,16 @@ def cycling(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     path = Path(tmp_path_factory.mktemp("sc")) / "baseline-cycling.toml"
     path.write_text(CYCLING, encoding="utf-8")
     loop = ClosedLoop(load_scenario(path), controller="baseline", record_every_s=10.0)
-    loop.core = BaselineCore(
-        loop.site.settings, loop.reverts, loop.alarm_defs, now=0.0, tuning=NERVOUS
-    )
+    s = loop.site.settings
+    nervous = BaselineStrategy(s, loop.reverts, NERVOUS)
+    loop.core = BaselineCore(s, loop.reverts, loop.alarm_defs, now=0.0, strategy=nervous)
     trace: list[tuple[float, bool, bool, float]] = []
     blocked: set[str] = set()
 
     def observe(t: float, p: Plant, out: Any) -> None:
         enable = bool(out and out.commands.get("heatpump.enable", 0.0) >= 0.5)
         trace.append((t, p.hp.running, enable, p.t_fws_supply))
-        reason = loop.core.asc.blocked_reason  # type: ignore[union-attr]
+        reason = loop.core.strategy.asc.blocked_reason  # type: ignore[union-attr]
         if reason is not None:
             blocked.add(str(reason))
 
@@ -118,11 +118,11 @@ def test_baseline_never_short_cycles_the_heat_pump(cycling: dict[str, Any]) -> N
 def test_baseline_uses_fixed_setpoint_and_load(cycling: dict[str, Any]) -> None:
     core: BaselineCore = cycling["loop"].core
     t = NERVOUS
-    assert core.hp_setpoint == pytest.approx(70.0 + t.hp_setpoint_margin_k)
+    assert core.strategy.hp_setpoint == pytest.approx(70.0 + t.hp_setpoint_margin_k)
     out = cycling["loop"].last_output
     enable = out.commands["heatpump.enable"] >= 0.5
     assert out.commands["heatpump.load_setpoint"] == (t.hp_load_pct if enable else 0.0)
-    assert out.commands["heatpump.supply_setpoint"] == core.hp_setpoint
+    assert out.commands["heatpump.supply_setpoint"] == core.strategy.hp_setpoint
 
 
 def test_baseline_trip_forces_full_cooling_and_restarts_once(

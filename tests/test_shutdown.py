@@ -107,7 +107,7 @@ def test_sigterm_hands_the_plant_over_and_closes_the_ledger(tmp_path: Path) -> N
 
         assert ctl.terminate() == 0, "\n".join(ctl.lines[-20:])
         written = ctl.wait_for(lambda r: r.get("event") == "revert values written", timeout=1)
-        assert written["failed"] == []
+        assert written["unreverted"] == []
         ctl.wait_for(lambda r: r.get("event") == "controller stopped", timeout=1)
 
         after = asyncio.run(read_writable(port))

@@ -107,6 +107,8 @@ class EnergyAccounting:
         self.interval = s.interval_s
         self._flow_in_cold = s.flow_sensor == "return"
         st = ledger.resume()
+        energy_mark = st.energy_mark or self._recorded_baseline(ledger)
+        self._baseline_recorded = energy_mark is not None
         self._energy = MeterRegister(
             modulus=config.energy_modulus,
             max_rate_per_h=s.meter_max_power_kw,
@@ -114,7 +116,7 @@ class EnergyAccounting:
             quantum=config.energy_quantum,
             confirm_readings=s.confirm_readings,
             reset_max_start=s.reset_max_start,
-            baseline=st.energy_mark,
+            baseline=energy_mark,
         )
         self._volume = MeterRegister(
             modulus=config.volume_modulus,
@@ -143,7 +145,12 @@ class EnergyAccounting:
         """Alarm signal ``meter_mismatch``: the last compared interval disagreed."""
         self.ledger_error: str | None = None
         self._pending: list[tuple[ClosedInterval, list[MeterEvent]]] = []
-        self._replay_replacements(st.energy_mark)
+        # Register energy already taken from the meter's baseline but not yet placed
+        # in a row: the first cycle after a start covers no time, so the increment
+        # since the last closed mark waits here for the first covered interval.
+        self._e_carry = 0.0
+        self._v_carry = 0.0
+        self._replay_replacements(energy_mark)
         self._totals = RunningTotals(
             ledger,
             self.tz,
@@ -185,10 +192,12 @@ class EnergyAccounting:
         cyc = self._evaluate(inputs)
         e_base = self._energy.baseline
         e_step = self._energy.update(inputs.meter_energy_kwh, now)
+        if not self._baseline_recorded and RegisterEvent.BASELINE in e_step.events:
+            self._record_baseline(e_step)
         v_step = self._volume.update(inputs.meter_volume_m3, now)
         closed: list[tuple[ClosedInterval, list[MeterEvent]]] = []
-        e_carry = self._pre_share(e_step)
-        v_carry = self._pre_share(v_step)
+        e_carry = self._e_carry + self._pre_share(e_step)
+        v_carry = self._v_carry + self._pre_share(v_step)
         while True:
             acc = self._open
             lo, hi = max(a, acc.start), min(now, acc.end)
@@ -202,6 +211,9 @@ class EnergyAccounting:
             row = self._close(acc, e_step, v_step, covered)
             closed.append((row, acc.events if covered else []))
             self._open = _Open(acc.end, acc.end + self.interval)
+        # What no covered interval could take yet stays owed, never dropped: the
+        # meter's baseline has already moved past it.
+        self._e_carry, self._v_carry = e_carry, v_carry
         self._note_events(e_step, e_base, inputs.meter_energy_kwh)
         self._t_last = now
         if closed:
@@ -232,7 +244,7 @@ class EnergyAccounting:
         acc = self._open
         part = OpenPart(
             start=acc.start,
-            delivered_kwh=acc.energy.amount + acc.energy.gap,
+            delivered_kwh=acc.energy.amount + acc.energy.gap + self._e_carry,
             electricity_kwh=(acc.rates["hp_elec"].value() or 0.0)
             + (acc.rates["aux_elec"].value() or 0.0),
             requested_s=acc.requested_s,
@@ -375,6 +387,32 @@ class EnergyAccounting:
                 before = base.value if base else None
                 acc.events.append(MeterEvent(step.time, ev.value, before, raw))
             acc.flags.add(ev.value)
+
+    @staticmethod
+    def _recorded_baseline(ledger: Ledger) -> RegisterMark | None:
+        """The register's first reading on a ledger that has no closed mark yet."""
+        for ev in reversed(ledger.meter_events()):
+            if ev.kind == RegisterEvent.BASELINE.value and ev.register_after is not None:
+                return RegisterMark(ev.register_after, ev.time)
+        return None
+
+    def _record_baseline(self, step: RegisterStep) -> None:
+        """Store the register's first reading at once, before any row closes.
+
+        Until the first row closes the ledger holds no register mark; without this a
+        process killed in its first interval would take a new baseline on restart and
+        the energy in between would never reach a row.
+        """
+        base = self._energy.baseline
+        assert base is not None
+        try:
+            self.ledger.record_meter_event(
+                MeterEvent(base.time, RegisterEvent.BASELINE.value, None, base.value)
+            )
+        except Exception as exc:  # sqlite3.Error, OSError: keep running, say why
+            self.ledger_error = f"{type(exc).__name__}: {exc}"
+        else:
+            self._baseline_recorded = True
 
     def _replay_replacements(self, mark: RegisterMark | None) -> None:
         """Replacements recorded after the last closed row: apply them again."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import deque
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -39,6 +39,21 @@ class AntiShortCycleConfig(BaseModel):
     # seconds after the machine stopped), so by default the first observation counts
     # as a fresh start or stop and the minimum times apply from there.
     assume_fresh_on_boot: bool = True
+
+    @classmethod
+    def of(cls, limits: _Limits) -> AntiShortCycleConfig:
+        """From a settings section (the site file's ``[heatpump]``), as both strategies do."""
+        return cls(
+            min_run_s=limits.min_run_s,
+            min_off_s=limits.min_off_s,
+            max_starts_per_hour=limits.max_starts_per_hour,
+        )
+
+
+class _Limits(Protocol):
+    min_run_s: float
+    min_off_s: float
+    max_starts_per_hour: int
 
 
 class BlockReason(StrEnum):

@@ -9,19 +9,29 @@ speed: a shorter valve span evens out the loop gain across the two ranges.
 
 ``force_full()`` is the interlock action: fans to full at once; the loop then comes
 down from there as fast as the water temperature allows, bumplessly.
+
+IT cooling must never hang on this loop being sound: an output that is not a finite
+number inside the loop's limits, or one that stays frozen while the water is well
+above its setpoint, is a fault (``fault`` says which) and puts valve and fans at
+full cooling until the output is sound again.
 """
 
 from __future__ import annotations
+
+import math
 
 from controller.config.settings import SiteSettings
 from controller.core.conditioning import PlantView
 from controller.core.pid import Loop
 
 PV_FILTER_S = 10.0
+STUCK_ABOVE_K = 1.0  # water this far above setpoint must move a sound loop's output
+STUCK_S = 60.0  # ... within this time (a PI moves it every step)
+_TOL = 1e-6
 
 
 class FwsLoop:
-    __slots__ = ("fan", "loop", "pv", "split", "valve")
+    __slots__ = ("_stuck_s", "_stuck_u", "fan", "fault", "loop", "pv", "split", "valve")
 
     def __init__(self, settings: SiteSettings) -> None:
         t = settings.tuning
@@ -39,6 +49,10 @@ class FwsLoop:
         self.valve = 100.0
         self.fan = 100.0
         self.pv: float | None = None
+        self.fault = ""
+        """Why the loop's output is not trusted now; empty while it is sound."""
+        self._stuck_s = 0.0
+        self._stuck_u: float | None = None
 
     def output_for(self, valve: float, fan: float) -> float:
         """The loop output that corresponds to measured actuator positions."""
@@ -91,6 +105,38 @@ class FwsLoop:
             f = pv if f is None else f + (pv - f) * dt / (PV_FILTER_S + dt)
             self.pv = f
             u = loop.update(f, dt)
+        lo, hi = loop.limits
+        if not (math.isfinite(u) and lo - _TOL <= u <= hi + _TOL):
+            self._fail(f"fws loop output {u!r} outside [{lo:g}, {hi:g}]")
+            return
+        if self._stuck(u, dt, hi):
+            self._fail(f"fws loop output stuck at {u:.1f} with the water above setpoint")
+            return
+        self.fault = ""
         split = self.split
         self.valve = min(u, split) / split * 100.0
         self.fan = max(0.0, u - split) / (100.0 - split) * 100.0
+
+    def _stuck(self, u: float, dt: float, hi: float) -> bool:
+        """True once the output has not moved for ``STUCK_S`` with the water hot.
+
+        Once judged stuck it stays so until the output moves: full cooling bringing
+        the water down must not hand the plant back to a loop that does nothing.
+        """
+        pv = self.pv
+        if u != self._stuck_u:
+            self._stuck_u = u
+            self._stuck_s = 0.0
+            return False
+        if self._stuck_s >= STUCK_S:
+            return True
+        if pv is not None and pv > self.loop.setpoint + STUCK_ABOVE_K and u < hi - _TOL:
+            self._stuck_s += dt
+        else:
+            self._stuck_s = 0.0
+        return self._stuck_s >= STUCK_S
+
+    def _fail(self, why: str) -> None:
+        self.fault = why
+        self.valve = 100.0
+        self.fan = 100.0

@@ -29,12 +29,12 @@ from controller.core.antishortcycle import AntiShortCycle, AntiShortCycleConfig
 from controller.core.conditioning import PlantView
 from controller.core.pid import Loop
 from controller.core.ramp import Ramp, RampConfig
+from controller.core.tripreset import TripReset
 
 SOURCE_LOW_MARGIN_K = 3.0
 TANK_EXHAUSTED_K = 4.0
 FILL_SOC = 0.99
 IT_FILTER_S = 300.0
-DAY_S = 86400.0
 
 
 @dataclass(slots=True)
@@ -57,13 +57,7 @@ class HeatPumpControl:
         self.cap = cap
         self.q_min = cap * s.plant.hp_min_load_pct / 100.0
         hs = s.heatpump
-        self.asc = AntiShortCycle(
-            AntiShortCycleConfig(
-                min_run_s=hs.min_run_s,
-                min_off_s=hs.min_off_s,
-                max_starts_per_hour=hs.max_starts_per_hour,
-            )
-        )
+        self.asc = AntiShortCycle(AntiShortCycleConfig.of(hs))
         t = s.tuning
         # The tank loop only ever adds charging: heat from the tank in place of the heat
         # pump's would be recovered IT heat dumped. The tank discharges by itself when
@@ -88,16 +82,14 @@ class HeatPumpControl:
         self.it_filtered: float | None = None
         self.wanted = False
         self._source_low_since: float | None = None
-        self._tripped_since: float | None = None
-        self._last_reset: float = -1e18
-        self._trip_handled = False
-        self._resets: list[float] = []
-        self.reset_exhausted = False
+        self.trip_reset = TripReset(hs.trip_reset_delay_s, hs.auto_reset_trips_per_day)
         self.cmd = HpCommand()
 
     def apply_settings(self, s: SiteSettings, view: PlantView) -> None:
         """New site file: gains and setpoints change without a bump."""
         self.settings = s
+        self.trip_reset.delay = s.heatpump.trip_reset_delay_s
+        self.trip_reset.per_day = s.heatpump.auto_reset_trips_per_day
         t = s.tuning
         self.soc_loop.setpoint = s.setpoints.tank_soc_target
         self.soc_loop.retune(t.soc.kp, t.soc.ki, t.soc.kd, None)
@@ -150,27 +142,6 @@ class HeatPumpControl:
         big_demand = can_inject and deliver_kw >= s.heatpump.start_demand_pct / 100.0 * self.cap
         return (big_demand and soc < lim.tank_soc_stop) or soc < lim.tank_soc_restart
 
-    def _auto_reset(self, now: float, view: PlantView) -> bool:
-        hs = self.settings.heatpump
-        if not view.hp_tripped:
-            self._tripped_since = None
-            self._trip_handled = False
-            return False
-        if self._tripped_since is None:
-            self._tripped_since = now
-        self._resets = [t for t in self._resets if now - t < DAY_S]
-        if not self._trip_handled and len(self._resets) >= hs.auto_reset_trips_per_day:
-            self.reset_exhausted = True
-            return False
-        waited = now - self._tripped_since >= hs.trip_reset_delay_s
-        if waited and now - self._last_reset >= hs.trip_reset_delay_s:
-            self._last_reset = now
-            if not self._trip_handled:
-                self._resets.append(now)
-                self._trip_handled = True
-            return True
-        return False
-
     # ----------------------------------------------------------------- step
     def step(
         self,
@@ -195,9 +166,7 @@ class HeatPumpControl:
             # time the core sends the unit's revert values instead.
             cmd.trip_reset = False
             return cmd
-        cmd.trip_reset = self._auto_reset(now, view)
-        if not view.hp_tripped:
-            self.reset_exhausted = False
+        cmd.trip_reset = self.trip_reset.step(view.hp_tripped, now)
         up = can_inject if network_up is None else network_up
         asked = deliver_kw if not up or demand_kw is None else max(deliver_kw, demand_kw)
         self.wanted = self._want(now, view, soc, up, asked, available)
@@ -315,3 +284,8 @@ class HeatPumpControl:
             cmd.load_pct = view.hp_load
         if view.hp_setpoint is not None:
             cmd.setpoint = view.hp_setpoint
+
+    @property
+    def reset_exhausted(self) -> bool:
+        """The trip could not be reset automatically (alarm HP_RESET_EXHAUSTED)."""
+        return self.trip_reset.exhausted

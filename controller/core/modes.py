@@ -13,8 +13,13 @@ The effect of each mode on each output is documented in docs/operations.md; in s
   speed down only as far as the facility water allows, heat pump off, no injection.
 * MANUAL - the operator's fixed outputs from the site file (SAFE still overrides).
 
-Moves into SAFE are immediate; other moves need their condition to hold for a dwell
-time, and DEGRADED is left only after the plant has been whole for a longer time.
+Moves into SAFE are immediate; moves between RECOVERY and BYPASS (and out of SAFE
+or MANUAL) need their condition to hold for ``DWELL_S``. DEGRADED has its own
+timers instead: entered ``DEGRADED_ENTER_S`` after the fallback is seen, left only
+after the plant has been whole for ``DEGRADED_LEAVE_S``. The general dwell is not
+added on top: DEGRADED changes no output, it tells the operator the plant runs on a
+fallback, and 15 s of RECOVERY shown over a lost device misinforms more than a
+5 s debounce protects.
 """
 
 from __future__ import annotations
@@ -43,6 +48,8 @@ _CODES = {
     Mode.SAFE: 4,
     Mode.MANUAL: 5,
 }
+
+_IN_SERVICE = frozenset({Mode.RECOVERY, Mode.BYPASS})
 
 DEGRADED_ENTER_S = 5.0
 DEGRADED_LEAVE_S = 60.0
@@ -96,7 +103,16 @@ class ModeSelector:
             self._candidate_since = now
         if want == self.mode:
             return None
-        if want is Mode.SAFE or self.mode is Mode.STARTUP or now - self._candidate_since >= DWELL_S:
+        # A move made because the degraded flag flipped has already served its timer.
+        degraded_move = (want is Mode.DEGRADED and self.mode in _IN_SERVICE) or (
+            self.mode is Mode.DEGRADED and want in _IN_SERVICE
+        )
+        if (
+            want is Mode.SAFE
+            or self.mode is Mode.STARTUP
+            or degraded_move
+            or now - self._candidate_since >= DWELL_S
+        ):
             self.mode = want
             self.since = now
             return want

@@ -9,6 +9,7 @@ strategy-independent: conditions on the plant view, and what they do to commands
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -186,17 +187,86 @@ def pump_commands(
 
 
 class SafeOutputs:
-    """SAFE: every output at its revert value, except the fans (their loop brings them
-    down from full only as far as the facility water allows) and the heartbeat."""
+    """SAFE: every output at its revert value, except the fans and the heartbeat.
+
+    The fans are left to the facility-water loop (it brings them down from full
+    only as far as the water allows) but never depend on it: while the water is
+    above its high-high limit, or unknown, under the high-high or signal-bad
+    interlock they run at full, whatever the loop says, and a loop output that is
+    not sound has already been replaced by full cooling (``OutputGuard``).
+    """
 
     def __init__(self, keys: CommandKeys, reverts: Mapping[str, float]) -> None:
         self.keys = keys
         self.values = [(k, v) for k, v in reverts.items() if k not in (keys.fan, keys.heartbeat)]
 
-    def apply(self, c: dict[str, float], trip_reset: bool) -> None:
+    def apply(self, c: dict[str, float], trip_reset: bool, full_cooling: bool) -> None:
         for key, value in self.values:
             c[key] = value
         c[self.keys.hp_reset] = 1.0 if trip_reset else 0.0
+        if full_cooling:
+            c[self.keys.fan] = 100.0
+
+
+def full_cooling_needed(il: Interlocks, fws_supply: float | None, s: SiteSettings) -> bool:
+    """The dry coolers at full, loop or no loop: the water is over its hard limit."""
+    if not (il.active(Interlock.FWS_HIGH_HIGH) or il.active(Interlock.SAFETY_SIGNAL_BAD)):
+        return False
+    return fws_supply is None or fws_supply > s.limits.fws_supply_high_high
+
+
+class OutputGuard:
+    """The last check on every command a regulating loop produced.
+
+    A loop fed a NaN gain or a broken input answers NaN or infinity, and the
+    clamps downstream turn that into 0 % without a trace: fans stopped, IT heat
+    trapped. Here a command that is not a finite number inside its range is a
+    fault: it takes its revert value (the safe value the register map gives it),
+    and ``faults`` names it for the alarm until it is sound again. Values within a
+    rounding hair of the range are clamped, as before.
+    """
+
+    TOL = 1e-6
+
+    def __init__(self, keys: CommandKeys, reverts: Mapping[str, float]) -> None:
+        percent = [keys.valve, keys.fan, keys.hp_load]
+        percent += [k for _, _, k in keys.fws_pumps + keys.dh_pumps]
+        self.ranges = [(k, 0.0, 100.0, reverts.get(k, 0.0)) for k in percent]
+        self.setpoint = (keys.hp_setpoint, reverts.get(keys.hp_setpoint, 65.0))
+        self.faults: tuple[str, ...] = ()
+        self.bad: dict[str, float] = {}
+        """The rejected value of each command faulty on this step."""
+
+    def apply(self, c: dict[str, float], extra_faults: tuple[str, ...] = ()) -> tuple[str, ...]:
+        """Check ``c`` in place; returns the faults that are new on this step.
+
+        ``extra_faults`` are faults a loop found itself (one that stopped moving)."""
+        faults: list[str] = list(extra_faults)
+        bad = self.bad
+        if bad:
+            bad.clear()
+        lo_tol = -self.TOL
+        for key, lo, hi, safe in self.ranges:
+            v = c.get(key)
+            if v is None:
+                continue
+            if not lo + lo_tol <= v <= hi + self.TOL:  # NaN, inf, out of range: all fail
+                bad[key] = v
+                c[key] = safe
+                faults.append(key)
+            elif v < lo:
+                c[key] = lo
+            elif v > hi:
+                c[key] = hi
+        key, safe = self.setpoint
+        v = c.get(key)
+        if v is not None and not math.isfinite(v):
+            bad[key] = v
+            c[key] = safe
+            faults.append(key)
+        new = tuple(f for f in faults if f not in self.faults)
+        self.faults = tuple(faults)
+        return new
 
 
 class DeviceLoss:
@@ -289,6 +359,7 @@ class AlarmSignals:
             "network_unavailable",
             "ctl_scan_overrun",
             "meter_mismatch",
+            "loop_output_fault",
             *STRATEGY_SIGNALS,
         }
         names |= {key for _, key in self._il_keys}
@@ -310,6 +381,7 @@ class AlarmSignals:
         s: SiteSettings,
         image: ProcessImage,
         own: Mapping[str, Any],
+        output_faults: tuple[str, ...] = (),
     ) -> dict[str, float | bool | None]:
         sig = self.sig
         cond = self.cond
@@ -324,6 +396,7 @@ class AlarmSignals:
         sig["network_unavailable"] = interlocks.active(Interlock.NETWORK_LOST)
         sig["ctl_scan_overrun"] = bool(image.values.get("ctl.scan_overrun"))
         sig["meter_mismatch"] = bool(image.values.get("ctl.meter_mismatch"))
+        sig["loop_output_fault"] = bool(output_faults)
         sig.update(own)
         latched = interlocks.latched
         if latched != self._latched:

@@ -66,10 +66,23 @@ class WriteReport:
     mismatched: list[WriteOutcome] = field(default_factory=list)
     skipped: list[tuple[str, str, str]] = field(default_factory=list)  # device, point, why
     pending: list[str] = field(default_factory=list)  # links
+    pending_points: list[str] = field(default_factory=list)  # "device.point" on those links
 
     @property
     def ok(self) -> bool:
         return not (self.failed or self.mismatched or self.skipped or self.pending)
+
+    def not_written(self) -> dict[str, str]:
+        """Every output this flush did not leave at its value ("device.point" -> why).
+
+        An operator reading the shutdown log must learn which outputs a silent link
+        or a vanished device left where they were, not just that something failed.
+        """
+        out = {f"{o.device}.{o.point}": o.reason for o in self.failed}
+        out.update({f"{d}.{p}": why for d, p, why in self.skipped})
+        out.update({f"{o.device}.{o.point}": "read back differs" for o in self.mismatched})
+        out.update(dict.fromkeys(self.pending_points, "link still busy when the budget ran out"))
+        return out
 
 
 @dataclass
@@ -203,6 +216,7 @@ class CommandWriter:
         for name, task in running.items():
             if not task.done():
                 report.pending.append(name)
+                report.pending_points += [f"{c.device}.{c.point.name}" for c in by_link[name]]
                 continue
             outcomes: list[WriteOutcome] = []
             with contextlib.suppress(Exception):
