@@ -29,6 +29,7 @@ from controller.config.tomlfile import (
     read_toml,
 )
 from controller.fieldbus.linkconfig import FieldBusConfig
+from controller.fleet.settings import FleetSettings
 from controller.metricsettings import MetricsSettings
 from controller.opcua.settings import OpcUaSettings
 
@@ -268,6 +269,7 @@ class SiteSettings(BaseSettings):
     contract: ContractSettings | None = None
     opcua: OpcUaSettings = OpcUaSettings(enabled=False)
     metrics: MetricsSettings = MetricsSettings(enabled=False)
+    fleet: FleetSettings = FleetSettings()
 
     @classmethod
     def settings_customise_sources(
