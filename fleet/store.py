@@ -146,7 +146,7 @@ SELECT count(DISTINCT site) AS sites,"""
     + """
 FROM {s}.ledger""",
     """CREATE OR REPLACE VIEW {s}.ledger_intervals AS
-SELECT site, to_timestamp(start) AS interval_start, to_timestamp("end") AS interval_end, *
+SELECT to_timestamp(start) AS interval_start, to_timestamp("end") AS interval_end, *
 FROM {s}.ledger""",
 )
 
