@@ -72,7 +72,6 @@ def _fleet(args: argparse.Namespace) -> int:
     next_stats = time.monotonic() + settings.stats_interval_s
     try:
         while not stop.wait(0.1):
-            host.tick()
             now = time.monotonic()
             if now >= next_stats:
                 next_stats = now + settings.stats_interval_s

@@ -100,6 +100,8 @@ class FleetHost:
         self._latest: dict[str, dict[str, Reading]] = {}
         self._tree_due: dict[str, float] = {}
         self._online: dict[str, bool] = {}
+        self._stopping = threading.Event()
+        self._ticker: threading.Thread | None = None
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -114,6 +116,8 @@ class FleetHost:
         self._arm_will()
         self._client.connect_async(m.host, m.port, m.keepalive_s)
         self._client.loop_start()
+        self._ticker = threading.Thread(target=self._tick_loop, name="fleet-tick", daemon=True)
+        self._ticker.start()
         log.info(
             "fleet.host_started",
             host_id=self.host_id,
@@ -123,6 +127,9 @@ class FleetHost:
         )
 
     def stop(self) -> None:
+        self._stopping.set()
+        if self._ticker is not None:
+            self._ticker.join(5.0)
         client = self._client
         if client is not None:
             if self.connected:
@@ -138,8 +145,15 @@ class FleetHost:
             self.opc.stop()
         log.info("fleet.host_stopped", **self.summary())
 
+    def _tick_loop(self) -> None:
+        while not self._stopping.wait(0.1):
+            try:
+                self.tick()
+            except Exception:
+                log.exception("fleet.tick_failed")
+
     def tick(self) -> None:
-        """Periodic work from the main thread: OPC UA subtrees whose births settled."""
+        """Periodic work: OPC UA subtrees whose births have settled."""
         now = time.monotonic()
         due = [s for s, t in list(self._tree_due.items()) if now - t >= TREE_SETTLE_S]
         for site in due:

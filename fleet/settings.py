@@ -46,19 +46,24 @@ class DatabaseSettings(_Strict):
     """Samples held in memory while the database is unreachable (oldest dropped)."""
 
 
+OPCUA_DEFAULTS: dict[str, Any] = {
+    "enabled": True,
+    "port": 4841,
+    "data_dir": Path("var/fleet-opcua"),
+    "application_uri": "urn:heat-recovery:fleet:host",
+    "server_name": "Heat-recovery fleet",
+}
+"""The fleet's endpoint differs from a site's (port, names, folder); an ``[opcua]``
+section in the file changes these defaults key by key."""
+
+
 class FleetHostSettings(_Strict):
     host_id: Annotated[str, Field(pattern=_ID)] = "heatrecovery-fleet"
     """Sparkplug host application id: STATE is announced on spBv1.0/STATE/<host_id>."""
     group: Annotated[str, Field(pattern=_ID)] = "heatrecovery"
     mqtt: MqttConnection = MqttConnection()
     database: DatabaseSettings = DatabaseSettings()
-    opcua: OpcUaSettings = OpcUaSettings(
-        enabled=True,
-        port=4841,
-        data_dir=Path("var/fleet-opcua"),
-        application_uri="urn:heat-recovery:fleet:host",
-        server_name="Heat-recovery fleet",
-    )
+    opcua: OpcUaSettings = OpcUaSettings(**OPCUA_DEFAULTS)  # type: ignore[arg-type]
     rebirth_min_interval_s: Annotated[float, Field(gt=0, le=3600)] = 5.0
     """A node is asked for a rebirth at most this often (sequence gaps come in bursts)."""
     stats_interval_s: Annotated[float, Field(gt=0, le=3600)] = 10.0
@@ -104,7 +109,7 @@ def load_fleet_settings(path: Path | None) -> FleetHostSettings:
             data = tomllib.loads(text)
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(where, [ConfigProblem("", None, str(exc))]) from exc
-    data = _merge(data, env_overrides(os.environ))
+    data = _merge({"opcua": OPCUA_DEFAULTS}, _merge(data, env_overrides(os.environ)))
     try:
         s = FleetHostSettings(**data)
     except ValidationError as exc:
