@@ -32,14 +32,14 @@ pytestmark = pytest.mark.usefixtures("fleet_services")
 SHAPES = {"hall-a": PlantShape(), "hall-b": PlantShape(cdus=3, pumps=("P1A", "P1B"))}
 
 
-async def until(pred: Callable[[], Any], timeout: float, what: str) -> Any:
-    end = time.monotonic() + timeout
+async def until(pred: Callable[[], Any], within_s: float, what: str) -> Any:
+    end = time.monotonic() + within_s
     while time.monotonic() < end:
         v = pred()
         if v:
             return v
         await asyncio.sleep(0.05)
-    raise AssertionError(f"not within {timeout} s: {what}")
+    raise AssertionError(f"not within {within_s} s: {what}")
 
 
 @pytest.fixture
@@ -112,7 +112,7 @@ async def test_every_site_tree_and_writes_routed_to_one_site(fleet):
             [f"{ns}:DistrictHeating", f"{ns}:Setpoints", f"{ns}:HeatDemand"]
         )
         await demand_a.write_value(ua.DataValue(ua.Variant(800.0, ua.VariantType.Double)))
-        taken = await until(lambda: edges["hall-a"].take_setpoints(), 5, "write at hall-a")
+        taken = await until(edges["hall-a"].take_setpoints, 5, "write at hall-a")
         assert taken["HeatDemand"].value == 800.0 and taken["HeatDemand"].user == "utility"
         await asyncio.sleep(0.3)
         assert edges["hall-b"].take_setpoints() == {}

@@ -36,7 +36,7 @@ def test_fleet_section_accepted(tmp_path: Path):
             tmp_path,
             'enabled = true\ngroup = "dhn-west"\n[fleet.mqtt]\nport = 8883\n'
             "[fleet.mqtt.tls]\nenabled = true\n",
-        )  # fmt: skip
+        )
     ).settings
     assert s.fleet.enabled and s.fleet.mqtt.port == 8883 and s.fleet.mqtt.tls.enabled
     assert s.fleet.node_id(s.site.name) == "Reference-site-8-x-130-kW-racks-1-2-MW-heat-pump"
