@@ -74,6 +74,7 @@ def test_births_before_data_and_aliases_consistent(group: str, sub: RawSubscribe
     edge = make_edge(group, tmp_path)
     edge.start()
     try:
+        wait_until(lambda: sub.of("NBIRTH"), 5, "birth")
         for i in range(20):
             edge.offer(sample(i))
             time.sleep(0.01)
@@ -104,16 +105,17 @@ def test_births_before_data_and_aliases_consistent(group: str, sub: RawSubscribe
                 assert not met.name, "data messages use aliases only"
                 name, dt = aliases[met.alias]
                 assert met.datatype == dt, name
-    # Bad quality travels as null, uncertain as the Quality property.
-    flow = [met for m in sub.of("DDATA") + births for met in m.payload.metrics
-            if aliases.get(met.alias, ("",))[0] == "CDUs/CDU01/FwsFlow"]  # fmt: skip
-    assert flow and all(met.is_null for met in flow)
-    fan = next(
-        met for m in births for met in m.payload.metrics if met.name == "DryCoolers/FanSpeed"
-    )
-    assert sp.get_properties(fan)["Quality"] == 64
-    layers = next(met for m in births for met in m.payload.metrics
-                  if met.name == "BufferTank/LayerTemps")  # fmt: skip
+    # Bad quality travels as null, uncertain as the Quality property, arrays packed.
+    by_name: dict[str, list] = {}
+    for m in sub.of("DDATA"):
+        for met in m.payload.metrics:
+            by_name.setdefault(aliases[met.alias][0], []).append(met)
+    flow = by_name.get("CDUs/CDU01/FwsFlow", []) + [
+        met for m in births for met in m.payload.metrics if met.name == "CDUs/CDU01/FwsFlow"
+    ]
+    assert flow and all(m.is_null for m in flow)  # never a number while BAD
+    assert sp.get_properties(by_name["DryCoolers/FanSpeed"][0])["Quality"] == 64
+    layers = by_name["BufferTank/LayerTemps"][0]
     assert sp.get_value(layers, sp.DataType.DOUBLE_ARRAY) == [60.0, 55.0, 50.0]
     # NDEATH on a clean stop, with the birth's bdSeq.
     wait_until(lambda: sub.of("NDEATH"), 5, "NDEATH")
