@@ -17,6 +17,7 @@ from controller.config.settings import LoadedSite, load_site
 from controller.config.tomlfile import ConfigError
 
 RESTART_SECTIONS = ("fieldbus", "roles", "register_map", "plant", "scan", "pumps", "accounting")
+RESTART_SECTIONS += ("fleet",)  # the edge node connects once, at start
 
 
 @dataclass

@@ -27,7 +27,9 @@ from controller.accounting.rows import missing_row
 from controller.fleet import sparkplug as sp
 
 BROKER = ("127.0.0.1", 1883)
-DSN = "postgresql://postgres@127.0.0.1:5432/test"
+DSN = os.environ.get("FLEET_TEST_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+"""The development and CI machines' PostgreSQL (trust auth, database "test"); elsewhere,
+e.g. the compose profile's: FLEET_TEST_DSN=postgresql://postgres:PASSWORD@127.0.0.1/postgres"""
 
 
 def services_problem() -> str | None:
