@@ -29,6 +29,12 @@ def register_fleet(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     p.add_argument("--stats-file", type=Path, default=None, help="write the counters here as JSON")
+    p.add_argument(
+        "--stats-window",
+        type=float,
+        default=60.0,
+        help="latency percentiles over this many recent seconds (default %(default)s)",
+    )
     p.add_argument("--json", action="store_true", default=None, help="log as JSON lines")
     p.add_argument("--log-level", default="INFO")
     p.set_defaults(func=_fleet)
@@ -75,7 +81,7 @@ def _fleet(args: argparse.Namespace) -> int:
             now = time.monotonic()
             if now >= next_stats:
                 next_stats = now + settings.stats_interval_s
-                summary = host.summary()
+                summary = host.summary(args.stats_window)
                 log.info("fleet.stats", **summary)
                 if args.stats_file is not None:
                     _write_stats(args.stats_file, summary)
@@ -84,7 +90,7 @@ def _fleet(args: argparse.Namespace) -> int:
     finally:
         host.stop()
         if args.stats_file is not None:
-            _write_stats(args.stats_file, host.summary())
+            _write_stats(args.stats_file, host.summary(args.stats_window))
     return 0
 
 

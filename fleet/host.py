@@ -326,9 +326,12 @@ class FleetHost:
         log.info("fleet.write_routed", site=site, node=path, value=w.value, user=w.user)
 
     # ------------------------------------------------------------ reporting
-    def summary(self) -> dict[str, Any]:
+    def summary(self, window_s: float | None = None) -> dict[str, Any]:
+        """Counters since start; latency (snapshot time to committed) over the last
+        ``window_s`` seconds, or everything kept when None."""
         st = self.store.stats
-        lat = sorted(st.latencies_ms[-100_000:])
+        since = -math.inf if window_s is None else time.time() - window_s
+        lat = sorted(ms for t, ms in list(st.latencies) if t >= since)
 
         def pct(q: float) -> float | None:
             return round(lat[min(len(lat) - 1, int(q * len(lat)))], 1) if lat else None

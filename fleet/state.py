@@ -71,6 +71,7 @@ class Sample:
     value: Any
     quality: Quality
     historical: bool
+    birth: bool = False  # restated by a birth certificate, not a new reading
 
 
 @dataclass(slots=True)
@@ -82,7 +83,8 @@ class Outcome:
     rebirth: bool = False
     birth: bool = False  # the node's (or a device's) metric set changed
     liveness: bool = False  # the node or a device went online or offline
-    problem: str | None = None
+    problem: str | None = None  # the message was malformed
+    rebirth_reason: str | None = None  # why the node's state is unknown (not an error)
 
 
 class FleetState:
@@ -137,7 +139,7 @@ class FleetState:
         return expected is None or seq == expected
 
     def _ask_rebirth(self, node: NodeState, now: float, out: Outcome, why: str) -> Outcome:
-        out.problem = why
+        out.rebirth_reason = why
         if now - node.last_rebirth_request >= self.rebirth_min_interval_s:
             node.last_rebirth_request = now
             out.rebirth = True
@@ -167,7 +169,7 @@ class FleetState:
             node.metrics[m.name] = info
             if info.alias is not None:
                 node.aliases[info.alias] = info
-            self._sample(node, info, m, payload, now, out)
+            self._sample(node, info, m, payload, now, out, birth=True)
 
     def _nbirth(self, node: NodeState, payload: Any, now: float, out: Outcome) -> None:
         bd = next((m for m in payload.metrics if m.name == sp.BDSEQ), None)
@@ -232,7 +234,15 @@ class FleetState:
             self._sample(node, info, m, payload, now, out)
 
     def _sample(
-        self, node: NodeState, info: MetricInfo, m: Any, payload: Any, now: float, out: Outcome
+        self,
+        node: NodeState,
+        info: MetricInfo,
+        m: Any,
+        payload: Any,
+        now: float,
+        out: Outcome,
+        *,
+        birth: bool = False,
     ) -> None:
         if info.datatype == sp.DataType.DATASET:
             return
@@ -248,4 +258,6 @@ class FleetState:
                 quality = QUALITY_OF_CODE.get(code, Quality.UNCERTAIN)
         ts_ms = m.timestamp if m.HasField("timestamp") else payload.timestamp
         ts = ts_ms / 1000.0 if ts_ms else now
-        out.samples.append(Sample(node.name, info, ts, value, quality, bool(m.is_historical)))
+        out.samples.append(
+            Sample(node.name, info, ts, value, quality, bool(m.is_historical), birth)
+        )

@@ -31,6 +31,7 @@ import math
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -214,7 +215,8 @@ class StoreStats:
     dropped_samples: int = 0
     failures: int = 0
     last_commit_ms: float = 0.0
-    latencies_ms: list[float] = field(default_factory=list)
+    latencies: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=500_000))
+    """(commit time, snapshot-to-commit latency in ms) of live samples."""
 
 
 def create_schema(conn: psycopg.Connection[Any], settings: DatabaseSettings) -> bool:
@@ -352,10 +354,9 @@ class Store:
         now = time.time()
         self.stats.commits += 1
         self.stats.last_commit_ms = (time.monotonic() - t0) * 1000.0
-        lat = self.stats.latencies_ms
-        lat.extend((now - s.ts) * 1000.0 for s in batch.samples if not s.historical)
-        if len(lat) > 200_000:
-            del lat[:-100_000]
+        self.stats.latencies.extend(
+            (now, (now - s.ts) * 1000.0) for s in batch.samples if not (s.historical or s.birth)
+        )
         if stored:
             self.on_committed(stored)
 

@@ -240,6 +240,8 @@ def test_fleet_host_killed_and_restarted(names, db, start_edge, tmp_path):
         wait_until(
             lambda: any(b'"online": false' in m.raw for m in state.snapshot()), 10, "STATE offline"
         )
+        # (data published before the node hears of it is lost, as Sparkplug allows: QoS 0)
+        wait_until(lambda: not edge._host_online, 5, "the node knows its host is gone")
         for i in range(20):
             now = time.time()
             edge.offer(CycleSample(now, {"HeatPump/COP": Reading(1.0 + i, Quality.GOOD, now)}))

@@ -42,14 +42,14 @@ def test_sequence_wraps_without_a_gap_and_gaps_ask_for_rebirth():
     assert point is not None and point.unit == "MWH" and point.eu_range == (0.0, 1e6)
     for seq in [*range(1, 256), 0, 1]:
         out = st.handle(topic("NDATA"), data(seq), now=1.0)
-        assert not out.rebirth and out.problem is None, seq
+        assert not out.rebirth and out.rebirth_reason is None and out.problem is None, seq
     assert out.samples[0].value == 2.0 and out.samples[0].metric.name == "Energy/DeliveredTotal"
     out = st.handle(topic("NDATA"), data(5), now=2.0)
     assert out.rebirth and st.nodes[N].seq_gaps == 1
     out = st.handle(topic("NDATA"), data(9), now=3.0)  # rate-limited: no second request yet
     assert not out.rebirth and st.nodes[N].seq_gaps == 2
     out = st.handle(topic("NDATA"), data(10, alias=77), now=20.0)
-    assert out.rebirth and out.problem == "unknown metric 77"
+    assert out.rebirth and out.rebirth_reason == "unknown metric 77"
 
 
 def test_death_counts_only_for_the_current_session():
