@@ -63,7 +63,7 @@ def _fleet(args: argparse.Namespace) -> int:
     try:
         host.start()
     except psycopg.Error as exc:
-        print(f"fleet: database {settings.database.dsn}: {exc}".strip(), file=sys.stderr)
+        print(f"fleet: database {_safe_dsn(settings.database.dsn)}: {exc}".strip(), file=sys.stderr)
         return 1
     except OSError as exc:
         print(
@@ -92,6 +92,18 @@ def _fleet(args: argparse.Namespace) -> int:
         if args.stats_file is not None:
             _write_stats(args.stats_file, host.summary(args.stats_window))
     return 0
+
+
+def _safe_dsn(dsn: str) -> str:
+    """The DSN for an error message: everything but the password."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        parts = conninfo_to_dict(dsn)
+    except Exception:
+        return "(unparsable DSN)"
+    parts.pop("password", None)
+    return " ".join(f"{k}={v}" for k, v in parts.items())
 
 
 def _write_stats(path: Path, summary: dict[str, object]) -> None:

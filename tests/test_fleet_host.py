@@ -59,11 +59,13 @@ def db(names: dict[str, str]) -> Iterator[psycopg.Connection[Any]]:
     conn.close()
 
 
-def host_settings(names: dict[str, str], **kw: Any) -> FleetHostSettings:
+def host_settings(names: dict[str, str], dsn: str = DSN, **kw: Any) -> FleetHostSettings:
     return FleetHostSettings(
         host_id=names["host"],
         group=names["group"],
-        database=DatabaseSettings(dsn=DSN, schema_name=names["schema"], flush_interval_s=0.1),
+        database=DatabaseSettings(
+            dsn=dsn, schema_name=names["schema"], flush_interval_s=0.1, retry_s=0.3
+        ),
         opcua=OpcUaSettings(enabled=False),
         rebirth_min_interval_s=0.5,
         **kw,
@@ -208,6 +210,33 @@ def test_broker_outage_spools_and_replays_in_order(names, db, start_host, start_
     assert values[:10] == cops and set(values[10:]) <= {cops[-1]}
     time.sleep(1.2)
     assert ledger_count(db, schema) == 14
+
+
+def test_database_outage_keeps_the_rows(names, db, start_host, start_edge, tmp_path):
+    """PostgreSQL unreachable for the host (a proxy in front of it, stopped): the host
+    keeps what it has, confirms nothing, and stores it all once the database is back."""
+    schema = names["schema"]
+    pg = psycopg.conninfo.conninfo_to_dict(DSN)
+    proxy = TcpProxy((str(pg.get("host", "127.0.0.1")), int(pg.get("port", 5432))))
+    proxy.start()
+    pg["port"], pg["host"] = proxy.port, "127.0.0.1"
+    host = start_host(dsn=psycopg.conninfo.make_conninfo(**pg))
+    ledger = tmp_path / "site.sqlite"
+    write_ledger(ledger, T0, 6)
+    edge = start_edge("db-cut", ledger)
+    try:
+        wait_until(lambda: ledger_count(db, schema) == 6, 15, "rows before the outage")
+        proxy.stop()
+        write_ledger(ledger, T0 + 6 * 900, 5, seed=4)
+        wait_until(lambda: host.store.stats.failures > 0, 10, "the host notices")
+        time.sleep(1.5)  # resends arrive meanwhile; none may be confirmed
+        assert edge.stats.ledger_acked == 6
+        proxy.start()
+        wait_until(lambda: ledger_count(db, schema) == 11, 20, "rows after the outage")
+        wait_until(lambda: edge.stats.ledger_acked >= 11, 10, "confirmed after the commit")
+    finally:
+        proxy.stop()
+    assert ledger_count(db, schema) == 11
 
 
 def _start_host_proc(names: dict[str, str], tmp: Path) -> subprocess.Popen[str]:
