@@ -205,7 +205,11 @@ def load(args: argparse.Namespace, frames_path: Path) -> dict[str, Any]:
         stdout=host_log,
         stderr=subprocess.STDOUT,
     )
-    time.sleep(4.0)
+    end = time.monotonic() + 60
+    while "fleet.host_online" not in (tmp / "host.log").read_text():
+        if time.monotonic() > end or host.poll() is not None:
+            raise SystemExit("the fleet host did not come online; see " + str(tmp / "host.log"))
+        time.sleep(0.2)
     per = -(-args.sites // args.workers)
     workers = []
     for w in range(args.workers):
@@ -224,8 +228,7 @@ def load(args: argparse.Namespace, frames_path: Path) -> dict[str, Any]:
         backends = [
             int(r[0])
             for r in conn.execute(
-                "SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend' "
-                "AND pid <> pg_backend_pid() AND application_name = '' AND state IS NOT NULL"
+                "SELECT pid FROM pg_stat_activity WHERE application_name = 'heatrecovery-fleet'"
             )
         ]
     s0 = json.loads(stats.read_text()) if stats.exists() else {"messages": 0, "samples_stored": 0}

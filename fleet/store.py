@@ -177,6 +177,8 @@ SELECT m.site, m.device, m.name AS metric, m.unit, s.ts, s.value, s.quality
 FROM {s}.samples s JOIN {s}.metrics m ON m.id = s.metric_id"""
 
 QUALITY_CODE = {"GOOD": 192, "UNCERTAIN": 64, "BAD": 0}
+APP_NAME = "heatrecovery-fleet"
+"""The writer's ``application_name``: its backend is easy to find in pg_stat_activity."""
 
 
 def _fmt(stmt: str, schema: str) -> sql.Composed | sql.SQL:
@@ -294,7 +296,9 @@ class Store:
 
     # ------------------------------------------------------------- writer thread
     def _connect(self) -> psycopg.Connection[Any]:
-        return psycopg.connect(self.settings.dsn, autocommit=True, connect_timeout=5)
+        return psycopg.connect(
+            self.settings.dsn, autocommit=True, connect_timeout=5, application_name=APP_NAME
+        )
 
     def _run(self) -> None:
         stopping = False
