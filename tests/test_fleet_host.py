@@ -165,6 +165,20 @@ def test_every_ledger_row_once_and_fleet_totals_equal_site_ledgers(
     assert host.summary()["ledger_refused"] == 0
 
 
+def test_rows_sent_before_the_host_existed_are_sent_again(
+    names, db, start_host, start_edge, tmp_path
+):
+    """No primary host configured, no data changing: the rows went out while no host
+    listened (QoS 0, lost). The timed resend brings them; nothing else would."""
+    ledger = tmp_path / "site.sqlite"
+    write_ledger(ledger, T0, 5)
+    edge = start_edge("early", ledger)
+    wait_until(lambda: edge.stats.ledger_sent >= 5, 10, "rows sent into the void")
+    start_host()
+    wait_until(lambda: ledger_count(db, names["schema"]) == 5, 10, "rows after the resend")
+    assert edge.stats.ledger_acked == 5
+
+
 def test_broker_outage_spools_and_replays_in_order(names, db, start_host, start_edge, tmp_path):
     schema = names["schema"]
     start_host()
