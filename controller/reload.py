@@ -37,6 +37,7 @@ RESTART_SECTIONS = (
     "metrics",
     "alarms_file",
     "site",
+    "fleet",  # the edge node connects once, at start
 )
 SETTLE_S = 1.0
 """A changed file is read once it has been unchanged this long (monotonic seconds)."""

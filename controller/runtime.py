@@ -19,6 +19,7 @@ from rich.console import Console
 
 from controller.config.settings import LoadedSite
 from controller.daemon import Daemon
+from controller.fleet.attach import attach_fleet
 from controller.logs import configure_logging
 from controller.metrics import MetricsServer, attach_metrics
 from controller.opcua.feed import attach_scada
@@ -127,6 +128,7 @@ async def serve(site: LoadedSite, opts: RunOptions, console: Console | None = No
             metrics.stop()
         raise
     attach_systemd(daemon)
+    attach_fleet(daemon)
     daemon.install_signal_handlers()
     view_task = None
     if opts.status:

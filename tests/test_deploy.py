@@ -67,7 +67,7 @@ def compose_command() -> list[str] | None:
     return None
 
 
-@pytest.mark.parametrize("profile", [None, "monitoring"])
+@pytest.mark.parametrize("profile", [None, "monitoring", "fleet"])
 def test_docker_compose_config_is_clean(profile: str | None) -> None:
     cmd = compose_command()
     if cmd is None:
@@ -84,7 +84,12 @@ def test_docker_compose_config_is_clean(profile: str | None) -> None:
     assert res.returncode == 0, res.stderr
     assert res.stderr.strip() == "", f"warnings from compose config: {res.stderr}"
     services = set(yaml.safe_load(res.stdout)["services"])
-    expected = {"controller", "simulator"} | ({"prometheus", "grafana"} if profile else set())
+    extra = {
+        None: set(),
+        "monitoring": {"prometheus", "grafana"},
+        "fleet": {"mosquitto", "postgres", "fleet", "fleet-grafana"},
+    }[profile]
+    expected = {"controller", "simulator"} | extra
     assert services == expected
 
 
@@ -98,6 +103,8 @@ def test_compose_services_have_healthchecks_restarts_and_volumes() -> None:
         assert "healthcheck" in merged and merged["healthcheck"]["test"], name
     for name in ("prometheus", "grafana"):
         assert services[name]["profiles"] == ["monitoring"]
+    for name in ("mosquitto", "postgres", "fleet", "fleet-grafana"):
+        assert services[name]["profiles"] == ["fleet"]
     ctl = services["controller"]
     assert "/healthz" in " ".join(ctl["healthcheck"]["test"])
     assert ctl["depends_on"]["simulator"]["condition"] == "service_healthy"

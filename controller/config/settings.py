@@ -37,6 +37,7 @@ from controller.config.tomlfile import (
     validate_data,
 )
 from controller.fieldbus.linkconfig import FieldBusConfig
+from controller.fleet.settings import FleetSettings
 from controller.metricsettings import MetricsSettings
 from controller.opcua.settings import OpcUaSettings
 
@@ -319,6 +320,7 @@ class SiteSettings(StrictModel):
     contract: ContractSettings
     opcua: OpcUaSettings = OpcUaSettings(enabled=False)
     metrics: MetricsSettings = MetricsSettings(enabled=False)
+    fleet: FleetSettings = FleetSettings()
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Self:
