@@ -24,11 +24,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from controller.core.alarms import AlarmEvent, AlarmState
+from controller.incidents import INCIDENTS
 from controller.opcua.addressspace import PlantShape, snapshot_keys
 from controller.opcua.certs import ServerCertificate
 from controller.opcua.model import Reading, SetpointWrite
 from controller.opcua.server import ScadaServer, ScadaStats
 from controller.opcua.settings import OpcUaSettings
+from controller.opcua.transport import SUBSYSTEM
 
 CHILD_NICE = 10
 _POLL_S = 0.05
@@ -64,6 +66,8 @@ def _child_main(
                     latest = msg[1]
                 elif kind == "alarms":
                     server.alarm_update(*msg[1])
+                elif kind == "reconfigure":
+                    server.reconfigure(*msg[1])
                 try:
                     msg = inbox.get_nowait()
                 except queue.Empty:
@@ -177,6 +181,11 @@ class ScadaProcess:
             self._listed = listed
             self._inbox.put(("alarms", (list(events), list(active), now_epoch)))
 
+    def reconfigure(self, settings: OpcUaSettings, shape: PlantShape) -> None:
+        """As ``ScadaServer.reconfigure``, applied in the child."""
+        if self.running:
+            self._inbox.put(("reconfigure", (settings, shape)))
+
     def _collect(self) -> None:
         while True:
             try:
@@ -189,6 +198,7 @@ class ScadaProcess:
                 self._acks.extend(payload)
             elif kind == "stats":
                 self._stats = payload
+                INCIDENTS.absorb(SUBSYSTEM, payload.incidents)
 
     def take_setpoints(self) -> dict[str, SetpointWrite]:
         self._collect()

@@ -63,6 +63,13 @@ class OpcUaSettings(BaseModel):
     users: list[OpcUaUser] = []
     history_days: Annotated[int, Field(ge=7, le=3650)] = 14
     max_sessions: Annotated[int, Field(ge=1, le=1000)] = 50
+    reserved_write_sessions: Annotated[int, Field(ge=0, le=100)] = 5
+    """Of ``max_sessions``, this many are kept for the roles that may write (utility,
+    admin): operator and anonymous sessions are refused (BadTooManySessions) once
+    only these are left, so a crowd of readers never locks the utility out."""
+    max_connections_per_address: Annotated[int, Field(ge=1, le=1000)] = 10
+    """TCP connections one source address may hold (sessions and handshakes alike);
+    a flood of half-open sockets from one host is cut here."""
     session_timeout_s: Annotated[float, Field(ge=5, le=3600)] = 600.0
     """Longest idle time a client may ask for; an abandoned session is closed after it."""
     isolation: Literal["thread", "process"] = "thread"
