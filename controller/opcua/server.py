@@ -136,8 +136,6 @@ class ScadaServer:
         self._unknown: set[str] = set()
         self._reconfigure: deque[tuple[OpcUaSettings, PlantShape]] = deque()
         self._users: PlantUserManager | None = None
-        self.reconfigured = threading.Event()
-        """Set each time a ``reconfigure`` has been applied (tests wait on it)."""
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -329,7 +327,6 @@ class ScadaServer:
                 await self._apply_settings(settings, shape)
             except Exception:
                 log.exception("opcua.reconfigure_failed")
-            self.reconfigured.set()
         while self._alarm_queue:
             events, active, now = self._alarm_queue.popleft()
             try:
