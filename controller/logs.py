@@ -26,6 +26,11 @@ NOISY_LOGGERS = ("asyncua", "pymodbus", "aiosqlite", "asyncio")
 
 AUDIT_LOGGER = "audit"
 
+current: tuple[bool, int] | None = None
+"""(json, level) of the last ``configure_logging``: a child process (the OPC UA
+server) configures itself the same way, so its lines reach the log shipper in
+the same format."""
+
 
 _LEAD_KEYS = ("timestamp", "level", "logger", "event")
 
@@ -57,10 +62,12 @@ def configure_logging(
     JSON lines otherwise (a service manager, a pipe, a file). Safe to call again:
     it replaces the previous configuration.
     """
+    global current  # noqa: PLW0603 - one logging configuration per process
     out = stream if stream is not None else sys.stdout
     if json is None:
         json = not (hasattr(out, "isatty") and out.isatty())
     threshold = _level_number(level)
+    current = (json, threshold)
 
     # Applied to stdlib records (asyncua, pymodbus) before the shared renderer; our
     # own events get the same fields from the structlog chain below.

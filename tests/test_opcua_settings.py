@@ -31,7 +31,7 @@ def test_defaults_are_secure() -> None:
     assert s.allow_anonymous is False
     assert s.history_days >= 7
     assert s.trusted_dir() == s.data_dir / "pki" / "trusted"
-    assert s.isolation == "thread"
+    assert s.isolation == "process"
 
 
 @pytest.mark.parametrize(

@@ -19,10 +19,12 @@ import contextlib
 import multiprocessing
 import os
 import queue
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from controller import logs
 from controller.core.alarms import AlarmEvent, AlarmState
 from controller.incidents import INCIDENTS
 from controller.opcua.addressspace import PlantShape, snapshot_keys
@@ -37,10 +39,18 @@ _POLL_S = 0.05
 
 
 def _child_main(
-    settings: OpcUaSettings, shape: PlantShape, inbox: Any, outbox: Any, nice: int
+    settings: OpcUaSettings,
+    shape: PlantShape,
+    inbox: Any,
+    outbox: Any,
+    nice: int,
+    logging_config: tuple[bool, int] | None = None,
 ) -> None:
     with contextlib.suppress(OSError):
         os.nice(nice)
+    if logging_config is not None:  # audit records and incidents as the daemon's own
+        json, level = logging_config
+        logs.configure_logging(json=json, level=level, stream=sys.stdout)
     outbox.cancel_join_thread()
     server = ScadaServer(settings, shape)
     try:
@@ -116,7 +126,14 @@ class ScadaProcess:
             raise RuntimeError("ScadaProcess already started")
         self._proc = self._ctx.Process(
             target=_child_main,
-            args=(self._settings, self._shape, self._inbox, self._outbox, self._nice),
+            args=(
+                self._settings,
+                self._shape,
+                self._inbox,
+                self._outbox,
+                self._nice,
+                logs.current,
+            ),
             name="opcua-server",
             daemon=True,
         )
