@@ -44,13 +44,17 @@ def _child_main(
     inbox: Any,
     outbox: Any,
     nice: int,
-    logging_config: tuple[bool, int] | None = None,
+    logging_config: tuple[bool, int, str | None] | None = None,
 ) -> None:
     with contextlib.suppress(OSError):
         os.nice(nice)
     if logging_config is not None:  # audit records and incidents as the daemon's own
-        json, level = logging_config
-        logs.configure_logging(json=json, level=level, stream=sys.stdout)
+        json, level, path = logging_config
+        stream = sys.stdout
+        if path is not None:
+            with contextlib.suppress(OSError):
+                stream = open(path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
+        logs.configure_logging(json=json, level=level, stream=stream)
     outbox.cancel_join_thread()
     server = ScadaServer(settings, shape)
     try:
