@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import logging
 import os
 import random
 import re
@@ -43,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from asyncua import Client, ua
+from asyncua.client.ua_client import UaClientState
 
 from controller.config.settings import load_site
 from controller.daemon import Daemon, Extension
@@ -56,6 +58,9 @@ from simulator.realtime import Window, bench_site, free_port, start_simulator
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORDS = {"utility": "soak-utility", "operator": "soak-operator"}
 READ_EVERY_S = 1.0
+ATTACKER = "127.0.0.2"
+"""Where the hostile traffic comes from (any 127.x is local on Linux); the utility
+reads from 127.0.0.1, as it would from another host than an attacker."""
 MAX_READ_GAP_S = 5.0
 
 
@@ -89,6 +94,10 @@ def make_site(tmp: Path, modbus_port: int, opc_port: int, period: float, speed: 
     text = set_key(text, "scan", "time_scale", f"{speed:g}")
     text = set_key(text, "accounting", "interval_s", "60")  # wall seconds: rows close often
     text = set_key(text, "accounting", "mismatch_max_missing_s", "20.0")
+    # The ledger runs on wall time while the plant runs ``speed`` times faster: the
+    # register rises ``speed`` times faster than a real meter could, and would be
+    # judged an impossible jump (not billed) without this.
+    text = set_key(text, "accounting", "meter_max_power_kw", f"{2000.0 * speed:g}")
     for key, value in (
         ("enabled", "true"),
         ("host", '"127.0.0.1"'),
@@ -99,6 +108,7 @@ def make_site(tmp: Path, modbus_port: int, opc_port: int, period: float, speed: 
         text = set_key(text, "opcua", key, value)
     text = text.rstrip("\n") + "\n" + users_toml(["utility", "operator"], hashes) + "\n"
     path.write_text(text)
+    path.with_suffix(".good").write_text(text)
     (tmp / "hashes.json").write_text(json.dumps(hashes))
     return path
 
@@ -106,6 +116,23 @@ def make_site(tmp: Path, modbus_port: int, opc_port: int, period: float, speed: 
 # ---------------------------------------------------------------------------------------
 # Chaos process
 # ---------------------------------------------------------------------------------------
+
+
+def from_address(client: Client, source_ip: str) -> None:
+    """Make an asyncua client connect from ``source_ip``."""
+    uac = client.uaclient
+
+    async def connect_socket(host: str, port: int) -> None:
+        uac._set_state(UaClientState.CONNECTING)
+        await asyncio.wait_for(
+            asyncio.get_running_loop().create_connection(
+                uac._make_protocol, host, port, local_addr=(source_ip, 0)
+            ),
+            uac._timeout,
+        )
+        uac._set_state(UaClientState.SOCKET_OPEN)
+
+    uac.connect_socket = connect_socket  # type: ignore[method-assign]
 
 
 class Chaos:
@@ -129,6 +156,7 @@ class Chaos:
         }
         self.read_ms: list[float] = []
         self.ok_times: list[float] = []  # wall epoch of each served read
+        self.failures: dict[str, int] = {}  # why the utility's reads failed
         self.rng = random.Random(14)
 
     async def run(self) -> dict[str, Any]:
@@ -150,26 +178,31 @@ class Chaos:
             "read_p99_ms": round(reads[int(0.99 * (len(reads) - 1))], 1) if reads else None,
             "read_max_ms": round(reads[-1], 1) if reads else None,
             "ok_times": self.ok_times,
+            "read_failures": self.failures,
         }
 
     async def utility(self) -> None:
         client: Client | None = None
         while not self.stop.is_set():
             t0 = time.perf_counter()
+            stage = "connect"
             try:
                 if client is None:
                     client = Client(self.url, timeout=4)
                     client.set_user("utility")
                     client.set_password(PASSWORDS["utility"])
                     await client.connect()
+                stage = "read"
                 ns = await client.get_namespace_index(NAMESPACE_URI)
                 beat = client.get_node(ua.NodeId("Plant/Status/Heartbeat", ns))
                 await beat.read_value()
                 self.n["reads_ok"] += 1
                 self.read_ms.append((time.perf_counter() - t0) * 1e3)
                 self.ok_times.append(time.time())
-            except Exception:
+            except Exception as exc:
                 self.n["reads_failed"] += 1
+                why = f"{stage}: {type(exc).__name__}"
+                self.failures[why] = self.failures.get(why, 0) + 1
                 if client is not None:
                     with contextlib.suppress(Exception):
                         await asyncio.wait_for(client.disconnect(), 2.0)
@@ -194,6 +227,7 @@ class Chaos:
                 text = set_key(text, "limits", "dh_supply_max", "88.0" if i % 4 == 1 else "90.0")
                 text = text.replace(both, util) if i % 4 == 1 else text.replace(util, both)
                 good = text
+                self.site.with_suffix(".good").write_text(good)  # for a restart
                 self.n["good_edits"] += 1
             else:  # a bad one: refused, then put right
                 bad = i // 2 % 3
@@ -230,7 +264,10 @@ class Chaos:
 
     @staticmethod
     def _send(addr: tuple[str, int], payload: bytes) -> None:
-        with contextlib.suppress(OSError), socket.create_connection(addr, timeout=1.0) as s:
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection(addr, timeout=1.0, source_address=(ATTACKER, 0)) as s,
+        ):
             s.sendall(payload)
             s.settimeout(0.5)
             with contextlib.suppress(OSError):
@@ -242,7 +279,7 @@ class Chaos:
         for _ in range(n):
             s = socket.socket()
             with contextlib.suppress(OSError):
-                s.bind(("127.0.0.2", 0))
+                s.bind((ATTACKER, 0))
                 s.connect(addr)
                 out.append(s)
         return out
@@ -250,6 +287,7 @@ class Chaos:
     async def flood(self, nodes: int) -> None:
         while not self.stop.is_set():
             client = Client(self.url, timeout=10)
+            from_address(client, ATTACKER)
             client.set_user("operator")
             client.set_password(PASSWORDS["operator"])
             try:
@@ -374,10 +412,19 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
         for k, span in enumerate(halves):
             if k:
                 await asyncio.sleep(args.restart_pause)
+                # A restart reads the file as it is: not half-way through a bad edit
+                # (a changed port would be taken, and the utility would look elsewhere).
+                good = site.with_suffix(".good")
+                if good.exists():
+                    site.write_text(good.read_text())
                 run = Run(site)
             await asyncio.sleep(span)
             runs.append(await run.stop())
             up.append((run.started, run.stopped))
+            runs[-1]["incidents"] = {
+                f"{s}: {c}": n for (s, c), n in sorted(INCIDENTS.counts().items())
+            }
+            INCIDENTS.clear()
         first = first_run.mark.value
         out, _ = await asyncio.to_thread(chaos.communicate, timeout=120)
         chaos_result = json.loads(out.strip().splitlines()[-1])
@@ -390,7 +437,6 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
                 sim.wait(10)
     chaos_result["longest_gap_s"] = longest_gap(chaos_result.pop("ok_times"), up)
     ledger = ledger_check(tmp / "ledger.sqlite", first)
-    incidents = {f"{s}: {c}": n for (s, c), n in sorted(INCIDENTS.counts().items())}
     return {
         "plant_minutes": args.plant_minutes,
         "speed": args.speed,
@@ -399,7 +445,6 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
         "runs": runs,
         "chaos": chaos_result,
         "ledger": ledger,
-        "incidents": incidents,
     }
 
 
@@ -461,7 +506,9 @@ def _chaos_main() -> int:
     args = parser.parse_args()
     with contextlib.suppress(OSError):
         os.nice(5)
+    # The attackers' own client errors (refused, cut) are expected: not shown.
     configure_logging(json=True, level="CRITICAL", stream=sys.stderr)
+    logging.getLogger("asyncua").setLevel(logging.CRITICAL + 10)
     print(json.dumps(asyncio.run(Chaos(args).run())), flush=True)
     return 0
 

@@ -239,8 +239,13 @@ async def test_abandoned_sessions_leave_no_pending_tasks_at_stop(
             assert c is not None
             sub = await c.create_subscription(500, None)
             await sub.subscribe_data_change(await plant_node(c, "Status/Mode"))
+        for c in clients:  # abandoned: the connection dies, the session is never closed
+            assert c is not None
+            c.uaclient.protocol.transport.abort()  # type: ignore[union-attr]
+        await asyncio.sleep(0.3)
     finally:
         srv.stop()
+    del srv  # what the tasks hang on: a stopped daemon lets go of its server
     gc.collect()
     pending = [r for r in caplog.records if "Task was destroyed" in r.getMessage()]
     assert pending == []

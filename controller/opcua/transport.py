@@ -213,6 +213,12 @@ class PlantOpcServer(Server):
             raise
 
     async def stop(self) -> None:
+        # History writes asyncua fires and forgets would run after it closes the
+        # database ("Cannot operate on a closed database", one per write in flight):
+        # let them finish first.
+        saves = [t for t in asyncio.all_tasks() if _is_history_write(t) and not t.done()]
+        if saves:
+            await asyncio.wait(saves, timeout=2.0)
         await super().stop()
         # Tasks asyncua leaves behind (session watchdogs of abandoned sessions, closing
         # tasks): cancel and await them, or the loop's close reports each one as
@@ -223,3 +229,8 @@ class PlantOpcServer(Server):
             t.cancel()
         with contextlib.suppress(Exception):
             await asyncio.wait(left, timeout=2.0) if left else None
+
+
+def _is_history_write(task: asyncio.Task[Any]) -> bool:
+    name = getattr(task.get_coro(), "__qualname__", "")
+    return name.endswith(("save_node_value", "save_event"))
