@@ -31,6 +31,7 @@ from controller.opcua.server import HANDSHAKE_S
 MAX_SESSIONS = 6
 RESERVED = 2
 PER_ADDRESS = 5
+NODE_OPS_PER_S = 500
 SHAPE = PlantShape(cdus=1, pumps=("P1A", "P1B"), tank_layers=4)
 
 
@@ -42,6 +43,7 @@ def server(tmp_path: Path) -> Iterator[ScadaServer]:
         max_sessions=MAX_SESSIONS,
         reserved_write_sessions=RESERVED,
         max_connections_per_address=PER_ADDRESS,
+        node_operations_per_s_per_address=NODE_OPS_PER_S,
         session_timeout_s=30.0,
     )
     srv = ScadaServer(cfg, SHAPE)
@@ -190,6 +192,24 @@ async def test_requests_beyond_the_operation_limits_are_refused(server: ScadaSer
         assert refused.value.code == ua.StatusCodes.BadTooManyOperations
         # The session is still good afterwards.
         assert await cop.read_value() == 3.0
+
+
+async def test_reads_of_one_address_are_metered_the_utility_never(server: ScadaServer) -> None:
+    url = server.endpoint_url
+
+    async def three_reads(c: Client) -> float:
+        cop = await plant_node(c, "HeatPump/COP")
+        t0 = time.perf_counter()
+        for _ in range(3):
+            assert (await c.read_values([cop] * 500))[0] == 3.0
+        return time.perf_counter() - t0
+
+    async with connect(url, "operator", source="127.0.0.2") as reader:
+        metered = await three_reads(reader)  # 1500 nodes; the bucket holds 500
+    async with connect(url, "utility", source="127.0.0.2") as utility:
+        unmetered = await three_reads(utility)  # same address, same load
+    assert metered >= 1.8, metered
+    assert unmetered < 1.5, unmetered
 
 
 def _garbage_after_hello(port: int, source: str) -> None:

@@ -5,10 +5,11 @@ CPU, and TLS-style crypto, history queries and misbehaving clients cost more. On
 the scan loop that would be scan-cycle jitter; here the scan thread only drops a
 reference into a one-slot queue and pokes the server loop: tens of microseconds,
 and it never waits for the server. What the two threads still share is the GIL: a
-CPU-bound server thread can delay the scan thread by up to the interpreter switch
-interval (5 ms) each time the scan thread wants to run. ``process.ScadaProcess``
-runs this same class in a child process to remove that too (bench/opcua_load.py
-measures both).
+CPU-bound server thread delays the scan thread by up to the interpreter switch
+interval (lowered to 0.5 ms here) each time the scan thread wants to run, and a
+flood of large Reads did that often enough to hold the scan 258 ms at p99.
+``process.ScadaProcess`` runs this same class in a child process, the default
+(bench/opcua_load.py measures both).
 
 Data flow, scan thread to server: ``publish`` (latest snapshot wins, applied in one
 pass, only values or qualities that changed are written) and ``alarm_update``
@@ -136,6 +137,7 @@ class ScadaServer:
         self._unknown: set[str] = set()
         self._reconfigure: deque[tuple[OpcUaSettings, PlantShape]] = deque()
         self._users: PlantUserManager | None = None
+        self._budgets: oplimits.AddressBudgets | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -397,12 +399,17 @@ class ScadaServer:
             applied.append("users")
             if dropped:
                 log.info("opcua.sessions_closed", reason="user removed or role changed", n=dropped)
-        if (new.max_sessions, new.reserved_write_sessions, new.session_timeout_s) != (
-            old.max_sessions,
-            old.reserved_write_sessions,
-            old.session_timeout_s,
-        ) or new.max_connections_per_address != old.max_connections_per_address:
+        limits = (
+            "max_sessions",
+            "reserved_write_sessions",
+            "session_timeout_s",
+            "max_connections_per_address",
+            "node_operations_per_s_per_address",
+        )
+        if any(getattr(new, k) != getattr(old, k) for k in limits):
             self._session_limits(server, new)
+            if self._budgets is not None:
+                self._budgets.rate = new.node_operations_per_s_per_address
             applied.append("session limits")
         if shape != self._shape:
             ranges = await self._apply_ranges(server, plant, shape)
@@ -478,7 +485,8 @@ class ScadaServer:
         iserver = server.iserver
         self._session_limits(server, s)
         iserver.max_pending_activation_seconds = PENDING_ACTIVATION_S
-        oplimits.install(iserver)
+        self._budgets = oplimits.AddressBudgets(s.node_operations_per_s_per_address)
+        oplimits.install(iserver, self._budgets)
         # asyncua turns a requested queue size of 0 into this cap and then queues every
         # change; OPC UA says 0 means 1 (latest value only). 1 bounds the memory and CPU
         # a subscription can claim; every value's history is in HistoryRead anyway.
