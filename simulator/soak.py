@@ -335,8 +335,8 @@ class Run:
         self.daemon = Daemon(loaded)
         self.mark = FirstRegister(f"{loaded.settings.roles.heatmeter}.energy")
         self.daemon.extensions.append(Extension("soak-register", on_cycle=self.mark.on_cycle))
-        self.started = time.time()
         attach_scada(self.daemon)
+        self.started = time.time()  # serving from here
         self.task = asyncio.create_task(self.daemon.run())
         self.window = Window(self.daemon)
 
