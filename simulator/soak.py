@@ -357,16 +357,21 @@ class Run:
         }
 
 
-def ledger_check(path: Path, first_register: float | None) -> dict[str, Any]:
+def ledger_check(path: Path, first_register: float | None, last_start: float) -> dict[str, Any]:
+    """Rows against the register, up to the last closed interval. ``last_start``: when
+    the last run started; an interval must have closed after it, or a restart's
+    energy would go unchecked."""
     with contextlib.closing(sqlite3.connect(path)) as db:
         rows = db.execute(
-            "SELECT start, meter_kwh, gap_meter_kwh, register_kwh, flags FROM intervals"
+            'SELECT start, meter_kwh, gap_meter_kwh, register_kwh, flags, "end" FROM intervals'
             " ORDER BY start"
         ).fetchall()
     placed = sum((r[1] or 0.0) + (r[2] or 0.0) for r in rows)
     marks = [r[3] for r in rows if r[3] is not None]
     if not marks or first_register is None:
         return {"rows": len(rows), "ok": False, "why": "no closed interval with a register mark"}
+    if not any(r[5] > last_start and r[3] is not None for r in rows):
+        return {"rows": len(rows), "ok": False, "why": "no interval closed in the last run"}
     delta = marks[-1] - first_register
     return {
         "rows": len(rows),
@@ -436,7 +441,7 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 sim.wait(10)
     chaos_result["longest_gap_s"] = longest_gap(chaos_result.pop("ok_times"), up)
-    ledger = ledger_check(tmp / "ledger.sqlite", first)
+    ledger = ledger_check(tmp / "ledger.sqlite", first, up[-1][0])
     return {
         "plant_minutes": args.plant_minutes,
         "speed": args.speed,

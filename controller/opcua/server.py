@@ -7,7 +7,7 @@ reference into a one-slot queue and pokes the server loop: tens of microseconds,
 and it never waits for the server. What the two threads still share is the GIL: a
 CPU-bound server thread delays the scan thread by up to the interpreter switch
 interval (lowered to 0.5 ms here) each time the scan thread wants to run, and a
-flood of large Reads did that often enough to hold the scan 258 ms at p99.
+flood of 1000-node Reads did that often enough to hold the scan 258-428 ms at p99.
 ``process.ScadaProcess`` runs this same class in a child process, the default
 (bench/opcua_load.py measures both).
 

@@ -81,7 +81,7 @@ class OpcUaSettings(BaseModel):
     """Where the server runs: a child process at lower priority (the default: shares
     no GIL with the scan cycle) or a thread of the daemon (its own event loop, but a
     busy server holds the GIL the scan needs: a flood of 1000-node Reads made the
-    scan 258 ms late at p99 in a thread, 18 ms in a process). See docs/opcua.md."""
+    scan 258-428 ms late at p99 in a thread, 11-18 ms in a process). See docs/opcua.md."""
     application_uri: str = "urn:heat-recovery:plant:controller"
     server_name: str = "Heat-recovery plant controller"
 
