@@ -11,7 +11,9 @@ suppressed meanwhile.
 
 ``LibraryLogFilter`` does the same for what asyncua and pymodbus log on their own
 (warnings and errors): the cause is the message's first line with numbers
-removed, tracebacks and frame dumps are dropped.
+removed; the first record of a cause passes as the library wrote it (a traceback
+once is useful), except pymodbus's dump of the last frames, and the repeats are
+only counted.
 """
 
 from __future__ import annotations
@@ -46,8 +48,12 @@ class Incidents:
         self._logged: dict[tuple[str, str, str], tuple[float, int]] = {}
         self._overflow_logged = False
 
-    def record(self, subsystem: str, cause: str, source: str = "", **detail: object) -> bool:
-        """Count one incident; log it if it is the first of its kind (True if logged)."""
+    def record(
+        self, subsystem: str, cause: str, source: str = "", *, emit: bool = True, **detail: object
+    ) -> int | None:
+        """Count one incident. If it is the first of its kind (or the first for
+        ``RELOG_S``), log it (unless ``emit`` is False) and return the number
+        suppressed since the last time; otherwise return None."""
         cause = cause[:_MAX_CAUSE_CHARS]
         now = self._clock()
         with self._lock:
@@ -59,12 +65,14 @@ class Incidents:
                 overflow, self._overflow_logged = not self._overflow_logged, True
                 if overflow:
                     log.warning("incidents.too_many_sources", subsystem=subsystem, limit=MAX_KEYS)
-                return False
+                return None
             if seen is not None and now - seen[0] < RELOG_S:
                 self._logged[lkey] = (seen[0], seen[1] + 1)
-                return False
+                return None
             suppressed = seen[1] if seen is not None else 0
             self._logged[lkey] = (now, 0)
+        if not emit:
+            return suppressed
         log.warning(
             "incident",
             subsystem=subsystem,
@@ -73,7 +81,7 @@ class Incidents:
             suppressed_since_last=suppressed,
             **detail,
         )
-        return True
+        return suppressed
 
     def counts(self) -> dict[tuple[str, str], int]:
         """(subsystem, cause) -> count, including what child processes reported."""
@@ -128,12 +136,18 @@ class LibraryLogFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING:
             return True
-        cause = library_cause(record)
-        if not self.incidents.record(self.subsystem, cause, logger=record.name):
+        suppressed = self.incidents.record(self.subsystem, library_cause(record), emit=False)
+        if suppressed is None:
             return False
-        # Logged through ``incident`` already; the original (with its traceback or
-        # frame dump) would say the same thing again at length.
-        return False
+        try:
+            text = record.getMessage()
+        except Exception:
+            return True
+        first = text.split("\n", 1)[0]  # pymodbus appends a dump of the last frames
+        if first != text or suppressed:
+            more = f" ({suppressed} more since the last report)" if suppressed else ""
+            record.msg, record.args = first + more, None
+        return True
 
 
 def quiet_library_loggers(
