@@ -74,8 +74,10 @@ def _drop_operator(path: Path) -> None:
 
 
 def _reload(daemon: Daemon) -> None:
+    daemon.watcher.settle_s = 0.0  # the file is complete: no need to wait for it to settle
     daemon.watcher.request()
-    daemon._maybe_reload(time.monotonic())
+    daemon._maybe_reload(time.monotonic())  # sees the file changed
+    daemon._maybe_reload(time.monotonic())  # reads it
 
 
 async def test_reloaded_users_limits_and_values_are_applied(site: Path) -> None:
@@ -119,7 +121,9 @@ async def test_endpoint_changes_are_refused_by_name_and_nothing_is_applied(site:
     before = daemon.settings
     _edit(site, "opcua", "port", str(free_port()))
     _edit(site, "limits", "dh_supply_max", "80.0")
-    result = daemon.watcher.check()
+    daemon.watcher.settle_s = 0.0
+    assert daemon.watcher.check(time.monotonic()) is None  # sees the file changed
+    result = daemon.watcher.check(time.monotonic())
     assert result is not None and result.site is None
     assert result.error is not None and "opcua.port" in result.error
     assert "restart" in result.error
