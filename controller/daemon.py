@@ -114,6 +114,10 @@ class Daemon:
             )
         )
 
+    def extension(self, name: str) -> Extension | None:
+        """The attached extension of that name (``opcua``, ``fleet``, ...), if any."""
+        return next((e for e in self.extensions if e.name == name), None)
+
     # ----------------------------------------------------------------- time
     def core_now(self, mono: float) -> float:
         """Control time: monotonic seconds since start, scaled for an accelerated plant."""

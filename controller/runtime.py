@@ -91,7 +91,7 @@ def controller_endpoints(
 def attach_opcua(daemon: Daemon) -> list[tuple[str, str]]:
     """The utility's OPC UA server, when the site file enables ``[opcua]``."""
     opc = daemon.settings.opcua
-    if not opc.enabled or getattr(daemon, "scada", None) is not None:
+    if not opc.enabled or daemon.extension("opcua") is not None:
         return []
     try:
         server = attach_scada(daemon)

@@ -23,7 +23,7 @@ from controller.core.conditioning import Conditioner, PlantView
 from controller.core.image import ProcessImage
 from controller.core.interlocks import Interlocks
 from controller.core.modes import Mode, ModeSelector
-from controller.core.outputs import CoreEvent, CoreOutput, CoreStatus
+from controller.core.outputs import CoreEvent, CoreOutput, StatusDraft
 from controller.core.pumps import PumpGroup, PumpGroupOutput
 from controller.core.safety import (
     AlarmSignals,
@@ -117,7 +117,7 @@ class Strategy(Protocol):
     @property
     def injecting(self) -> bool: ...
 
-    def fill_status(self, st: CoreStatus, view: PlantView, targets: Targets) -> None: ...
+    def fill_status(self, st: StatusDraft, view: PlantView, targets: Targets) -> None: ...
 
 
 class SafetyFrame:
@@ -148,7 +148,7 @@ class SafetyFrame:
         self.output_guard = OutputGuard(self.keys, self.reverts)
         self.alarm_signals = AlarmSignals(self.cond, alarm_devices(settings, self.reverts))
         self.alarm_engine = AlarmEngine(list(alarms), known_signals=self.signal_names())
-        self.status = CoreStatus()
+        self.status = StatusDraft()
         self._last_targets: Targets | None = None
 
     def new_strategy(
@@ -306,7 +306,15 @@ class SafetyFrame:
             now,
         )
         self._update_status(mode, view, targets, degraded)
-        return CoreOutput(commands, self.status, events, alarm_events)
+        return CoreOutput(
+            commands,
+            self.status.freeze(),
+            events,
+            alarm_events,
+            view,
+            self.alarm_engine.summary(),
+            self.modes.since,
+        )
 
     # ----------------------------------------------------------------- parts
     def _pumps_healthy(self) -> bool:

@@ -12,7 +12,7 @@ over, so a slow or hostile client costs the scan cycle nothing but the hand-over
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -22,13 +22,15 @@ from controller.daemon import Extension
 from controller.fieldbus.signals import Quality
 from controller.opcua import create_scada_server
 from controller.opcua.model import Reading, SetpointWrite
-from controller.opcua.points import PlantShape
+from controller.opcua.points import Kind, PlantShape
+from controller.signaltable import ABSENT, SIGNALS, Bound, Scan, Signal, bind_site
 
 if TYPE_CHECKING:
     from controller.config.settings import SiteSettings
     from controller.core.core import CoreOutput
     from controller.core.image import ProcessImage
     from controller.daemon import Daemon
+    from controller.opcua.process import ScadaProcess
     from controller.opcua.server import ScadaServer
 
 GOOD, BAD = Quality.GOOD, Quality.BAD
@@ -42,127 +44,49 @@ _SCADA_KEYS = {
 
 
 class ScadaFeed:
-    def __init__(self, settings: SiteSettings, server: ScadaServer) -> None:
+    """Turns each cycle's output into the section 5 readings (rows of the signal table)."""
+
+    def __init__(
+        self,
+        settings: SiteSettings,
+        server: ScadaServer | ScadaProcess | None,
+        table: Sequence[Signal] = SIGNALS,
+    ) -> None:
         self.settings = settings
-        self.server = server
-        self.shape = PlantShape.from_site(settings)
-        r = settings.roles
-        plc, hp, dc, hm, ut = r.plc, r.heatpump, r.drycooler, r.heatmeter, r.utility
-        # (browse path, image key) for values read straight from a device.
-        self.direct: list[tuple[str, str]] = []
-        for i, cdu in enumerate(settings.plant.cdus):
-            name = self.shape.cdu_names()[i]
-            for path, point in (
-                ("FwsSupplyTemp", "fws_supply_temp"),
-                ("FwsReturnTemp", "fws_return_temp"),
-                ("FwsFlow", "fws_flow"),
-                ("ItLoad", "it_load"),
-                ("Status", "status"),
-            ):
-                self.direct.append((f"CDUs/{name}/{path}", f"{cdu}.{point}"))
-        self.direct += [
-            ("FacilityWater/ReturnTemp", f"{plc}.fws_return_temp"),
-            ("FacilityWater/Flow", f"{plc}.fws_flow"),
-            ("HeatPump/EvapInletTemp", f"{hp}.evap_inlet_temp"),
-            ("HeatPump/EvapOutletTemp", f"{hp}.evap_outlet_temp"),
-            ("HeatPump/CondInletTemp", f"{hp}.cond_inlet_temp"),
-            ("HeatPump/CondOutletTemp", f"{hp}.cond_outlet_temp"),
-            ("HeatPump/SupplySetpoint", f"{hp}.supply_setpoint"),
-            ("HeatPump/Load", f"{hp}.load_actual"),
-            ("HeatPump/HeatOutput", f"{hp}.heat_output"),
-            ("HeatPump/ElectricPower", f"{hp}.electric_power"),
-            ("HeatPump/COP", f"{hp}.cop"),
-            ("HeatPump/Running", f"{hp}.running"),
-            ("HeatPump/Tripped", f"{hp}.tripped"),
-            ("HeatPump/State", f"{hp}.state"),
-            ("DistrictHeating/SupplyTemp", f"{hm}.supply_temp"),
-            ("DistrictHeating/ReturnTemp", f"{hm}.return_temp"),
-            ("DistrictHeating/Flow", f"{hm}.flow"),
-            ("DistrictHeating/HeatPower", f"{hm}.power"),
-            ("DistrictHeating/NetworkAvailable", f"{ut}.network_available"),
-            ("DryCoolers/BypassValvePosition", f"{plc}.bypass_valve_pos"),
-            ("DryCoolers/FanSpeed", f"{dc}.fan_speed_fb"),
-            ("DryCoolers/HeatRejected", f"{dc}.heat_rejected"),
-            ("DryCoolers/AmbientTemp", f"{dc}.ambient_temp"),
-        ]
-        for pump in list(settings.pumps.fws.pumps) + list(settings.pumps.dh.pumps):
-            p = pump.upper()
-            self.direct += [
-                (f"Pumps/{p}/Running", f"{plc}.{pump}_running"),
-                (f"Pumps/{p}/Fault", f"{plc}.{pump}_fault"),
-                (f"Pumps/{p}/Speed", f"{plc}.{pump}_speed_fb"),
-            ]
-        self.bools = {
-            path
-            for path, _ in self.direct
-            if path.endswith(("Running", "Fault", "Tripped", "NetworkAvailable"))
-        }
-        self.ints = {
-            path for path, _ in self.direct if path.endswith(("/Status", "HeatPump/State"))
-        }
-        self.k_tank_top = f"{plc}.tank_temp_01"
-        self.k_tank_bottom = f"{plc}.tank_temp_{settings.plant.tank_sensors:02d}"
-        self.k_starts = f"{hp}.starts_total"
+        self._server = server
+        self.rows = compile_readings(bind_site(settings, table))
+        self.k_starts = f"{settings.roles.heatpump}.starts_total"
         self.tz = ZoneInfo(settings.site.timezone)
         self._day: str | None = None
         self._starts_at_midnight: float | None = None
         self.setpoints: dict[str, SetpointWrite] = {}
         self._next_alarm_refresh = 0.0
 
+    @property
+    def server(self) -> ScadaServer | ScadaProcess:
+        if self._server is None:
+            raise RuntimeError("this feed only builds readings (no server)")
+        return self._server
+
     # ----------------------------------------------------------------- to the server
     def snapshot(
         self, image: ProcessImage, out: CoreOutput, now: float, extra: Mapping[str, Any]
     ) -> dict[str, Reading]:
-        vals, quality = image.values, image.quality
-        stamps = image.timestamps or {}
-        snap: dict[str, Reading] = {}
-        for path, key in self.direct:
-            v = vals.get(key)
-            if v is not None and path in self.bools:
-                v = bool(v >= 0.5)
-            elif v is not None and path in self.ints:
-                v = int(v)
-            q = quality.get(key, GOOD if v is not None else BAD)
-            snap[path] = Reading(v, q if v is not None else BAD, stamps.get(key, now))
-
-        def derived(path: str, value: Any) -> None:
-            snap[path] = Reading(value, GOOD if value is not None else BAD, now)
-
-        st = out.status
-        derived("Status/Mode", str(st.mode))
-        derived("Status/ModeCode", st.mode.code)
-        derived("Status/Healthy", bool(st.healthy) and not image.comms_lost)
-        derived("Status/CycleTime", extra.get("cycle_ms"))
-        derived("Status/Heartbeat", extra.get("cycle"))
-        derived("FacilityWater/SupplyTemp", st.fws_supply)
-        derived("FacilityWater/SupplySetpoint", self.settings.setpoints.fws_supply_temp)
-        derived("BufferTank/StateOfCharge", None if st.soc is None else 100.0 * st.soc)
-        derived(
-            "BufferTank/StoredEnergy", None if st.stored_kwh is None else st.stored_kwh / 1000.0
+        scan = Scan(
+            image,
+            out,
+            self.settings,
+            now,
+            cycle=extra.get("cycle"),
+            cycle_ms=extra.get("cycle_ms"),
+            energy=extra.get("energy"),
+            starts_today=self._starts_today(image.values.get(self.k_starts), now),
         )
-        derived("BufferTank/LayerTemps", list(st.tank_temps) if st.tank_temps else None)
-        for path, key in (
-            ("BufferTank/TopTemp", self.k_tank_top),
-            ("BufferTank/BottomTemp", self.k_tank_bottom),
-        ):
-            v = vals.get(key)
-            snap[path] = Reading(
-                v, quality.get(key, GOOD) if v is not None else BAD, stamps.get(key, now)
-            )
-        sp = "DistrictHeating/Setpoints/"
-        derived(sp + "SupplyTempSetpoint", st.dh_setpoint)
-        derived(sp + "HeatDemand", st.demand_kw)
-        derived(sp + "InjectionEnabled", bool(st.injection_enabled))
-        derived("HeatPump/StartsToday", self._starts_today(vals.get(self.k_starts), now))
-        totals = extra.get("energy")
-        if totals is not None:
-            e = totals.opcua()
-            for name, value in e.items():
-                # MWh in the ledger; the last interval is shown in kWh.
-                scaled = (
-                    value * 1000.0 if name == "LastIntervalEnergy" and value is not None else value
-                )
-                derived(f"Energy/{name}", scaled)
+        snap: dict[str, Reading] = {}
+        for path, read in self.rows:
+            r = read(scan)
+            if r is not None:
+                snap[path] = r
         return snap
 
     def _starts_today(self, total: float | None, now: float) -> int | None:
@@ -195,7 +119,7 @@ class ScadaFeed:
         """
         s = daemon.settings
         self.settings = s
-        self.server.reconfigure(s.opcua, PlantShape.from_site(s))
+        self.server.reconfigure(s.opcua, PlantShape.from_site(s, daemon.site.regmap))
 
     # ----------------------------------------------------------------- each cycle
     def cycle(self, daemon: Daemon, image: ProcessImage, out: CoreOutput) -> None:
@@ -207,17 +131,18 @@ class ScadaFeed:
             "energy": acc.totals if acc is not None else None,
         }
         self.server.publish(self.snapshot(image, out, now, extra))
-        engine = daemon.core.alarm_engine
         if out.alarm_events or now >= self._next_alarm_refresh:
-            self.server.alarm_update(out.alarm_events, engine.active(), now)
+            self.server.alarm_update(out.alarm_events, out.alarms.active, now)
             self._next_alarm_refresh = now + ALARM_REFRESH_S
         daemon.pending_acks.extend(self.server.take_acknowledgements())
 
 
-def attach_scada(daemon: Daemon, factory: Callable[..., ScadaServer] | None = None) -> ScadaServer:
+def attach_scada(
+    daemon: Daemon, factory: Callable[..., ScadaServer | ScadaProcess] | None = None
+) -> ScadaServer | ScadaProcess:
     """Start the SCADA server for the daemon and hook it into every scan cycle."""
     s = daemon.settings
-    shape = PlantShape.from_site(s)
+    shape = PlantShape.from_site(s, daemon.site.regmap)
     opc = s.opcua
     # Certificates and history live next to the site file unless given absolutely.
     resolved = {"data_dir": daemon.site.resolve(str(opc.data_dir))}
@@ -226,7 +151,6 @@ def attach_scada(daemon: Daemon, factory: Callable[..., ScadaServer] | None = No
     server = (factory or create_scada_server)(opc.model_copy(update=resolved), shape)
     server.start()
     feed = ScadaFeed(s, server)
-    daemon.scada = feed
     daemon.extensions.append(
         Extension(
             "opcua",
@@ -237,3 +161,57 @@ def attach_scada(daemon: Daemon, factory: Callable[..., ScadaServer] | None = No
         )
     )
     return server
+
+
+def compile_readings(bound: Sequence[Bound]) -> list[tuple[str, Callable[[Scan], Reading | None]]]:
+    """(browse path, reading of a scan) per published row, resolved once per feed.
+
+    A field point carries the quality and poll time the field bus gave it (a silent
+    device shows Bad, never its last good-looking number); a value of the core's
+    output is Good unless it is None.
+    """
+    rows: list[tuple[str, Callable[[Scan], Reading | None]]] = []
+    for b in bound:
+        sig = b.signal
+        if b.path is None or sig.by_alarms:
+            continue
+        if sig.field is not None and b.key is not None:
+            rows.append((b.path, _field_reading(b.key, sig.kind)))
+        elif sig.value is not None:
+            rows.append((b.path, _value_reading(sig.value, sig.to_opcua)))
+    return rows
+
+
+def _field_reading(key: str, kind: Kind) -> Callable[[Scan], Reading | None]:
+    as_bool = kind is Kind.TWO_STATE
+    as_int = kind in _INT_KINDS
+
+    def read(s: Scan) -> Reading:
+        img = s.image
+        v: Any = img.values.get(key)
+        if v is None:
+            return Reading(None, BAD, (img.timestamps or {}).get(key, s.now))
+        if as_bool:
+            v = bool(v >= 0.5)
+        elif as_int:
+            v = int(v)
+        return Reading(v, img.quality.get(key, GOOD), (img.timestamps or {}).get(key, s.now))
+
+    return read
+
+
+def _value_reading(
+    get: Callable[[Scan], Any], convert: Callable[[Any], Any] | None
+) -> Callable[[Scan], Reading | None]:
+    def read(s: Scan) -> Reading | None:
+        v = get(s)
+        if v is ABSENT:
+            return None
+        if convert is not None:
+            v = convert(v)
+        return Reading(v, GOOD if v is not None else BAD, s.now)
+
+    return read
+
+
+_INT_KINDS = frozenset({Kind.MULTI_STATE, Kind.INT32, Kind.UINT32})
