@@ -27,7 +27,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from controller.core.conditioning import PlantView
+from controller.core.conditioning import PlantReadings
 from controller.core.modes import Mode
 from controller.signaltable import Scan, bind_site, status_rows, status_values
 
@@ -163,7 +163,7 @@ class StatusView:
     def _temperatures(self) -> RenderableType:
         d = self.daemon
         out = d.last_output
-        v = out.plant if out else PlantView()
+        v = out.plant if out else PlantReadings()
         s = d.settings
         t = Table.grid(padding=(0, 2))
         t.add_column(style="bold")
@@ -207,7 +207,7 @@ class StatusView:
     def _heat(self) -> RenderableType:
         d = self.daemon
         out = d.last_output
-        v = out.plant if out else PlantView()
+        v = out.plant if out else PlantReadings()
         st = out.status if out else None
         dumped = self._values().get("dumped")
         t = Table.grid(padding=(0, 2))

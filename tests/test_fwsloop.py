@@ -6,8 +6,6 @@ check what valve and fans are told. A failure names the table, the row and time.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 from core_plant import shipped_site
 
@@ -73,17 +71,11 @@ def test_take_over_from_full_cooling_starts_from_the_heat_left_to_reject() -> No
     f = loop()
     f.loop.track(100.0, 34.0)
     # 800 kW of IT heat, the heat pump takes 600 kW net, the coolers reject 1000 kW at 100 %.
-    v = PlantView(
-        fws_supply=34.0,
-        it_heat_kw=800.0,
-        dc_heat_kw=1000.0,
-        hp_running=True,
-        hp_heat_kw=750.0,
-        hp_power_kw=150.0,
-    )
+    v = PlantView(fws_supply=34.0, it_heat_kw=800.0, dc_heat_kw=1000.0, hp_running=True)
+    v.hp_heat_kw, v.hp_power_kw = 750.0, 150.0
     f.take_over(v, 35.0)
     assert f.loop.last_output == pytest.approx(20.0)  # (800 - 600) / (1000 / 100)
     f.loop.track(100.0, 36.0)
-    v = replace(v, fws_supply=36.0)  # above setpoint: IT cooling is not traded, stays bumpless
+    v.fws_supply = 36.0  # above setpoint: IT cooling is not traded, stays bumpless
     f.take_over(v, 35.0)
     assert f.loop.last_output == pytest.approx(100.0)

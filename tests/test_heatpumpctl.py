@@ -18,16 +18,9 @@ Row = tuple[float, float, bool, bool]
 
 
 def view(fws_supply: float) -> PlantView:
-    return PlantView(
-        fws_supply=fws_supply,
-        it_heat_kw=800.0,
-        dh_supply=70.0,
-        hp_known=True,
-        hp_running=True,
-        hp_cop=5.0,
-        hp_heat_kw=900.0,
-        hp_power_kw=180.0,
-    )
+    v = PlantView(fws_supply=fws_supply, it_heat_kw=800.0, dh_supply=70.0, hp_known=True)
+    v.hp_running, v.hp_cop, v.hp_heat_kw, v.hp_power_kw = True, 5.0, 900.0, 180.0
+    return v
 
 
 def run_table(name: str, table: list[Row], deliver_kw: float = 700.0, soc: float = 0.5) -> None:

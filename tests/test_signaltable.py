@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 from core_plant import PlantImage, core, shipped_site
 
+from controller.core.conditioning import PlantReadings
 from controller.core.image import ProcessImage
+from controller.core.outputs import CoreStatus, StatusDraft
 from controller.daemon import Daemon
 from controller.fieldbus.signals import Quality
 from controller.fleet.catalogue import build_catalogue
@@ -30,6 +32,7 @@ from controller.signaltable import (
     MetricRef,
     Signal,
     bind_site,
+    field_points,
     plant_points,
     point_pattern,
 )
@@ -57,13 +60,7 @@ NEW = Signal(
 
 
 def _patterns(role: str) -> list[Any]:
-    used = [
-        ref.point
-        for sig in SIGNALS
-        for ref in (sig.field, sig.command)
-        if ref is not None and ref.role == role
-    ]
-    return [point_pattern(p) for p in (*used, *INTERNAL.get(role, {}))]
+    return [point_pattern(p) for p in (*field_points()[role], *INTERNAL.get(role, {}))]
 
 
 @pytest.mark.parametrize("role", sorted(ROLE_DEVICES))
@@ -156,9 +153,13 @@ def test_the_core_output_is_frozen_and_new_each_cycle() -> None:
     for t in range(1, 30):
         c.step(plant.image(), S, float(t), 1.0)
     assert repr(first) == seen, "a later cycle changed an earlier cycle's output"
-    for obj, name in ((first, "status"), (first.status, "mode"), (first.plant, "fws_supply")):
-        with pytest.raises(dataclasses.FrozenInstanceError):
+    for obj, name in ((first, "status"), (first.status, "mode"), (first.plant, "fws_return")):
+        with pytest.raises(AttributeError):
             setattr(obj, name, None)
+    # The status is frozen field by field from the strategy's draft, positionally.
+    assert CoreStatus._fields == tuple(f.name for f in dataclasses.fields(StatusDraft))
     last = c.step(plant.image(), S, 30.0, 1.0)
-    assert last.plant.fws_supply == pytest.approx(41.0)
+    v = c.cond.view  # the readings are the view's values, field by field
+    assert last.plant._asdict() == {f: getattr(v, f) for f in PlantReadings._fields}
+    assert last.status.fws_supply == pytest.approx(41.0)
     assert last.alarms.active and last.alarms.counts.listed == len(last.alarms.active)

@@ -1,6 +1,6 @@
 """What one scan cycle of the core gives the daemon: commands, status, events, alarms.
 
-The output is frozen and built new every cycle, together with the plant view and
+The output is immutable and built new every cycle, with the plant readings and
 the alarm list it carries: the metrics thread, the status view, the OPC UA feed
 and the fleet read only ``CoreOutput``, never the core's live objects, so nobody
 needs to copy it and nobody can see half of one cycle and half of the next.
@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from controller.core.alarms import AlarmEvent, AlarmSummary
-from controller.core.conditioning import PlantView
+from controller.core.conditioning import PlantReadings
 from controller.core.modes import Mode
 
 
@@ -57,36 +57,39 @@ class StatusDraft:
     loops: dict[str, float] = field(default_factory=dict)
 
     def freeze(self) -> CoreStatus:
-        return CoreStatus(
-            mode=self.mode,
-            healthy=self.healthy,
-            dh_setpoint=self.dh_setpoint,
-            demand_kw=self.demand_kw,
-            deliver_kw=self.deliver_kw,
-            injection_enabled=self.injection_enabled,
-            injecting=self.injecting,
-            setpoint_source=self.setpoint_source,
-            demand_source=self.demand_source,
-            soc=self.soc,
-            stored_kwh=self.stored_kwh,
-            tank_temps=tuple(self.tank_temps),
-            fws_supply=self.fws_supply,
-            dh_supply=self.dh_supply,
-            it_heat_kw=self.it_heat_kw,
-            hp_wanted=self.hp_wanted,
-            hp_limited_by_source=self.hp_limited_by_source,
-            interlocks=self.interlocks,
-            degraded_reasons=self.degraded_reasons,
-            hx_ua=self.hx_ua,
-            hx_ua_ratio=self.hx_ua_ratio,
-            hx_approach_k=self.hx_approach_k,
-            loops=dict(self.loops),
+        return tuple.__new__(  # in field order; NamedTuple's own __new__ is slower
+            CoreStatus,
+            (
+                self.mode,
+                self.healthy,
+                self.dh_setpoint,
+                self.demand_kw,
+                self.deliver_kw,
+                self.injection_enabled,
+                self.injecting,
+                self.setpoint_source,
+                self.demand_source,
+                self.soc,
+                self.stored_kwh,
+                tuple(self.tank_temps),
+                self.fws_supply,
+                self.dh_supply,
+                self.it_heat_kw,
+                self.hp_wanted,
+                self.hp_limited_by_source,
+                self.interlocks,
+                self.degraded_reasons,
+                self.hx_ua,
+                self.hx_ua_ratio,
+                self.hx_approach_k,
+                dict(self.loops),
+            ),
         )
 
 
-@dataclass(frozen=True, slots=True)
-class CoreStatus:
-    """Derived values for SCADA, metrics and the status view, as of one cycle."""
+class CoreStatus(NamedTuple):
+    """Derived values for SCADA, metrics and the status view, as of one cycle
+    (immutable; a NamedTuple because it is built every scan, see ``PlantView``)."""
 
     mode: Mode = Mode.STARTUP
     healthy: bool = False
@@ -110,11 +113,10 @@ class CoreStatus:
     hx_ua: float | None = None
     hx_ua_ratio: float | None = None
     hx_approach_k: float | None = None
-    loops: Mapping[str, float] = field(default_factory=dict)
+    loops: Mapping[str, float] = {}
 
 
-@dataclass(frozen=True, slots=True)
-class CoreOutput:
+class CoreOutput(NamedTuple):
     """One cycle's result. ``commands``, ``events`` and ``alarm_events`` are new each
     cycle and nobody changes them after ``step`` returns."""
 
@@ -122,7 +124,7 @@ class CoreOutput:
     status: CoreStatus
     events: list[CoreEvent]
     alarm_events: list[AlarmEvent]
-    plant: PlantView = field(default_factory=PlantView)
-    alarms: AlarmSummary = field(default_factory=AlarmSummary)
+    plant: PlantReadings = PlantReadings()
+    alarms: AlarmSummary = AlarmSummary()
     mode_since: float = 0.0
     """Control time the mode in force was entered."""
