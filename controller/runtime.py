@@ -18,6 +18,7 @@ import structlog
 from rich.console import Console
 
 from controller.config.settings import LoadedSite
+from controller.config.tomlfile import ConfigError
 from controller.daemon import Daemon
 from controller.logs import configure_logging
 from controller.metrics import MetricsServer, attach_metrics
@@ -107,7 +108,10 @@ async def serve(site: LoadedSite, opts: RunOptions, console: Console | None = No
         recent = next(
             (h for h in logging.getLogger().handlers if isinstance(h, RecentEvents)), None
         )
-    daemon = Daemon(site, duration_s=opts.duration_s)
+    try:
+        daemon = Daemon(site, duration_s=opts.duration_s)
+    except ConfigError as exc:  # the alarm catalogue, read with the site
+        raise StartupError(exc.render()) from None
     metrics = None
     ms = site.settings.metrics
     if opts.metrics is None and ms.enabled:

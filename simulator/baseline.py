@@ -119,7 +119,7 @@ class BaselineCore:
         tuning: BaselineTuning | None = None,
     ) -> None:
         self.settings = settings
-        self.tuning = t = tuning or BaselineTuning()
+        self.tuning = t = tuning or BaselineTuning.for_site(settings)
         self.reverts = dict(reverts)
         self.cond = Conditioner(settings)
         self.interlocks = Interlocks(settings.interlocks.dwell_s)

@@ -109,7 +109,7 @@ class EnergyAccounting:
         st = ledger.resume()
         self._energy = MeterRegister(
             modulus=config.energy_modulus,
-            max_rate_per_h=s.meter_max_power_kw,
+            max_rate_per_h=config.max_power_kw,
             margin=s.jump_margin,
             quantum=config.energy_quantum,
             confirm_readings=s.confirm_readings,
@@ -118,7 +118,7 @@ class EnergyAccounting:
         )
         self._volume = MeterRegister(
             modulus=config.volume_modulus,
-            max_rate_per_h=s.meter_max_flow_m3h,
+            max_rate_per_h=config.max_flow_m3h,
             margin=s.jump_margin,
             quantum=config.volume_quantum,
             confirm_readings=s.confirm_readings,

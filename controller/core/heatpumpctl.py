@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from controller.config.settings import SiteSettings
+from controller.config.settings import SiteSettings, kw_gains
 from controller.core.antishortcycle import AntiShortCycle, AntiShortCycleConfig
 from controller.core.conditioning import PlantView
 from controller.core.pid import Loop
@@ -69,13 +69,11 @@ class HeatPumpControl:
         # pump's would be recovered IT heat dumped. The tank discharges by itself when
         # the heat pump cannot keep up with the demand (source limit, capacity).
         self.soc_loop = Loop(
-            "tank_soc", t.soc.kp, t.soc.ki, t.soc.kd, s.setpoints.tank_soc_target, (0.0, cap)
+            "tank_soc", *kw_gains(t.soc, cap), s.setpoints.tank_soc_target, (0.0, cap)
         )
         self.source_loop = Loop(
             "hp_source",
-            t.source.kp,
-            t.source.ki,
-            t.source.kd,
+            *kw_gains(t.source, cap),
             s.setpoints.fws_supply_temp - s.limits.fws_recovery_margin_k,
             (-cap, cap),
             direct=False,
@@ -100,9 +98,10 @@ class HeatPumpControl:
         self.settings = s
         t = s.tuning
         self.soc_loop.setpoint = s.setpoints.tank_soc_target
-        self.soc_loop.retune(t.soc.kp, t.soc.ki, t.soc.kd, None)
+        cap = s.plant.hp_capacity_kw
+        self.soc_loop.retune(*kw_gains(t.soc, cap), None)
         self.source_loop.setpoint = s.setpoints.fws_supply_temp - s.limits.fws_recovery_margin_k
-        self.source_loop.retune(t.source.kp, t.source.ki, t.source.kd, view.fws_supply)
+        self.source_loop.retune(*kw_gains(t.source, cap), view.fws_supply)
         self.trim_loop.retune(t.hp_trim.kp, t.hp_trim.ki, t.hp_trim.kd, view.dh_supply)
         rate = s.limits.hp_setpoint_ramp_k_per_min
         value = self.setpoint_ramp.value
@@ -121,7 +120,7 @@ class HeatPumpControl:
         s = self.settings
         lim = s.limits
         it = view.it_heat_kw
-        if it is not None and it < s.heatpump.source_min_kw:
+        if it is not None and it < s.source_min_kw:
             if self._source_low_since is None:
                 self._source_low_since = now
         else:

@@ -12,7 +12,7 @@ there is nothing to deliver, or the water would leave far too cold.
 
 from __future__ import annotations
 
-from controller.config.settings import SiteSettings
+from controller.config.settings import SiteSettings, per_kw_gains
 from controller.core.conditioning import CP_KWH_PER_M3K, PlantView
 from controller.core.pid import Loop
 
@@ -30,9 +30,7 @@ class InjectionControl:
         t = settings.tuning
         self.power = Loop(
             "injection_power",
-            t.injection.kp,
-            t.injection.ki,
-            t.injection.kd,
+            *per_kw_gains(t.injection, settings.plant.hp_capacity_kw),
             0.0,
             (-TRIM_SPAN, TRIM_SPAN),
         )
@@ -56,7 +54,7 @@ class InjectionControl:
     def apply_settings(self, s: SiteSettings, view: PlantView) -> None:
         self.settings = s
         t = s.tuning
-        self.power.retune(t.injection.kp, t.injection.ki, t.injection.kd, view.dh_power_kw)
+        self.power.retune(*per_kw_gains(t.injection, s.plant.hp_capacity_kw), view.dh_power_kw)
         self.guard.retune(
             t.injection_temp_guard.kp,
             t.injection_temp_guard.ki,
