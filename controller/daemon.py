@@ -28,7 +28,7 @@ from controller.fieldbus.writer import CommandError, CommandWriter
 from controller.logs import audit_logger
 from controller.reload import SiteWatcher
 from controller.scan import ScanClock
-from controller.sitealarms import load_site_alarms
+from controller.sitealarms import follow_limits, load_site_alarms
 
 log = structlog.get_logger("controller")
 
@@ -219,6 +219,7 @@ class Daemon:
             return
         self.site = result.site
         self.settings = result.site.settings
+        follow_limits(self.core.alarm_engine, self.alarm_defs, self.settings)
         for path, old, new in result.changed or []:
             self.audit.info(
                 "setting changed", setting=path, old=old, new=new, file=str(self.site.path)

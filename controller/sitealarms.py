@@ -27,10 +27,10 @@ from controller.config.tomlfile import (
     read_toml,
     validate_data,
 )
-from controller.core.alarms import AlarmCatalogue, AlarmDef
+from controller.core.alarms import AlarmCatalogue, AlarmDef, AlarmEngine
 from controller.core.core import ControlCore
 
-__all__ = ["load_site_alarms", "revert_values"]
+__all__ = ["follow_limits", "load_site_alarms", "revert_values"]
 
 LIMIT_SECTIONS = ("limits", "setpoints")
 """Where an alarm's limit may be taken from by name."""
@@ -73,11 +73,21 @@ def _resolve_limits(
                 ConfigProblem(f"alarm[{i}].limit", line_of(index, ("alarm", i, "limit")), value)
             )
             continue
+        alarm["limit_setting"] = alarm["limit"]
         alarm["limit"] = value
         for key in ("message", "action"):
             if isinstance(alarm.get(key), str):
                 alarm[key] = alarm[key].replace("{limit}", f"{value:g}")
     return problems
+
+
+def follow_limits(engine: AlarmEngine, defs: list[AlarmDef], settings: SiteSettings) -> None:
+    """After a reload: alarms whose limit names a setting take its new value."""
+    for d in defs:
+        if d.limit_setting is not None:
+            value = _named_limit(settings, d.limit_setting)
+            if isinstance(value, float):
+                engine.set_limit(d.id, value)
 
 
 def _comms_alarm(device: str, cdus: list[str]) -> AlarmDef:

@@ -14,7 +14,8 @@ from controller.cli import main
 from controller.config.settings import SiteSettings, kw_gains, load_site, per_kw_gains
 from controller.config.sitefolder import REFERENCE_SITE, site_folder
 from controller.config.tomlfile import ConfigError
-from controller.sitealarms import load_site_alarms
+from controller.core.alarms import AlarmEngine
+from controller.sitealarms import follow_limits, load_site_alarms
 from simulator.baseline_rules import BaselineTuning
 from simulator.runner import ClosedLoop, load_sim_site
 
@@ -171,6 +172,24 @@ def test_alarm_limits_are_the_site_files(tmp_path: Path) -> None:
     edit(site / "site.toml", "fws_supply_high = 38.0", "fws_supply_high = 37.0")
     alarm = {d.id: d for d in load_site_alarms(load_site(site))}["FWS_SUPPLY_HIGH"]
     assert alarm.limit == 37.0 and "above 37 °C" in alarm.message
+
+
+def test_a_reloaded_limit_moves_its_alarm() -> None:
+    site = load_site(REFERENCE_SITE)
+    defs = load_site_alarms(site)
+    engine = AlarmEngine(defs)
+    s = site.settings
+    lowered = SiteSettings.model_validate(
+        {**s.model_dump(), "limits": {**s.limits.model_dump(), "fws_supply_high": 37.0}}
+    )
+    follow_limits(engine, defs, lowered)
+    raised = [
+        e.alarm_id
+        for t in range(0, 90)
+        for e in engine.update({"fws_supply": 37.5}, float(t))
+        if e.kind == "raise"
+    ]
+    assert raised == ["FWS_SUPPLY_HIGH"]  # 37.5 °C: above the reloaded 37, below 38
 
 
 def test_an_alarm_limit_naming_no_setting_is_refused_with_its_line(tmp_path: Path) -> None:
