@@ -34,7 +34,7 @@ def _check(args: argparse.Namespace) -> int:
     print(f"  alarms: {len(defs)} from {site.resolve(s.alarms_file)} and the nameplate")
     p = s.plant
     print(
-        f"  nameplate: {p.racks} racks x {p.rack_power_kw:g} kW, {len(p.cdus)} CDU(s), "
+        f"  nameplate: {p.racks} rack(s) x {p.rack_power_kw:g} kW, {len(p.cdus)} CDU(s), "
         f"heat pump {p.hp_capacity_kw:g} kW, tank {p.tank_volume_m3:g} m3"
     )
     links = ", ".join(

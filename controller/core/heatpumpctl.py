@@ -35,6 +35,9 @@ TANK_EXHAUSTED_K = 4.0
 FILL_SOC = 0.99
 IT_FILTER_S = 300.0
 DAY_S = 86400.0
+COND_FLOW_MIN_SHARE = 1.0 / 90.0
+"""Below this share of the DH pump's nominal flow the condenser flow is too small to
+solve the mixing for (0.5 m3/h on the 45 m3/h reference)."""
 
 
 @dataclass(slots=True)
@@ -262,7 +265,11 @@ class HeatPumpControl:
         trim = self.trim_loop
         # While charging, aim a little above the setpoint: the tank top then still
         # meets the contract when it alone supplies the network later.
-        ff = self._mixing_trim(view, base) if injecting and running else 0.0
+        ff = (
+            self._mixing_trim(view, base, s.plant.dh_pump_nominal_m3h)
+            if injecting and running
+            else 0.0
+        )
         discharging = ff > 0.0
         trim.setpoint = base if discharging else base + s.tuning.charge_margin_k
         if injecting and running and view.dh_supply is not None:
@@ -280,7 +287,7 @@ class HeatPumpControl:
         return cmd
 
     @staticmethod
-    def _mixing_trim(view: PlantView, setpoint: float) -> float:
+    def _mixing_trim(view: PlantView, setpoint: float, dh_nominal_m3h: float) -> float:
         """Outlet offset that makes heat-pump water and tank-top water mix to the setpoint.
 
         While the tank discharges, the network gets (m_c T_hp + m_x T_top) / m_d. Solving
@@ -288,7 +295,7 @@ class HeatPumpControl:
         only corrects what this misses (sensor errors, losses).
         """
         m_d, m_c, top = view.dh_flow_m3h, view.hp_cond_flow_m3h, view.tank_top
-        if m_d is None or m_c is None or top is None or m_c < 0.5:
+        if m_d is None or m_c is None or top is None or m_c < dh_nominal_m3h * COND_FLOW_MIN_SHARE:
             return 0.0
         if top < setpoint - TANK_EXHAUSTED_K:
             # An exhausted tank is not compensated by heating the heat pump's water

@@ -22,6 +22,9 @@ COLD_STOP_K = 5.0
 COLD_STOP_S = 120.0
 SOC_TAPER = 0.1
 TANK_EXHAUSTED_K = 4.0
+MIN_TARGET_SHARE = 1.0 / 1200.0
+"""Less demand than this share of the heat pump's capacity is no reason to inject
+(1 kW on the 1.2 MW reference)."""
 
 
 class InjectionControl:
@@ -103,7 +106,8 @@ class InjectionControl:
             self._cold_since = None
         if self.cold_stop and (hp_running or (supply is not None and supply >= dh_setpoint - 1.0)):
             self.cold_stop = False
-        want = allowed and target_kw > 1.0 and not self.cold_stop
+        floor = s.plant.hp_capacity_kw * MIN_TARGET_SHARE
+        want = allowed and target_kw > floor and not self.cold_stop
         self.target_kw = target_kw if want else 0.0
         t_ret = view.dh_return if view.dh_return is not None else dh_setpoint - 30.0
         lift = max(dh_setpoint - t_ret, 5.0)
