@@ -82,6 +82,13 @@ def test_site_folder_finds_its_files_and_old_file_paths_still_work() -> None:
         site_folder(PILOT / "absent")
 
 
+def test_controller_commands_take_the_site_folder(tmp_path: Path, capsys) -> None:
+    """report reads the pilot's site file: its ledger path, not the reference's."""
+    site = copy_site(PILOT, tmp_path / "sites" / "pilot")
+    assert main(["report", "--month", "2026-11", "--site", str(site)]) == 2
+    assert "var/pilot/energy-ledger.sqlite" in capsys.readouterr().err
+
+
 def test_a_folder_without_a_site_file_is_refused_by_name(tmp_path: Path, capsys) -> None:
     assert main(["check-config", "--site", str(tmp_path)]) == 2
     assert "has no site.toml" in capsys.readouterr().err
