@@ -150,7 +150,7 @@ def cut_before(text: str, header: str) -> str:
     return text[: text.index(f"\n{header}") + 1]
 
 
-@pytest.mark.parametrize("section", ["setpoints", "limits", "accounting", "contract"])
+@pytest.mark.parametrize("section", ["plant", "setpoints", "limits", "accounting", "contract"])
 def test_a_missing_required_section_is_refused_by_name(tmp_path: Path, section: str) -> None:
     text = shipped_text()
     start = text.index(f"\n[{section}]") + 1

@@ -106,6 +106,14 @@ def test_pilot_plant_with_the_reference_site_file_is_refused_naming_the_field(
     assert "heatpump.capacity_kw" in err and "site.toml plant.hp_capacity_kw = 110.0" in err
 
 
+def test_a_nameplate_figure_left_out_is_refused_not_defaulted(tmp_path: Path, capsys) -> None:
+    """A default would be the reference's 1.2 MW: the pilot would run on it, silently."""
+    site = copy_site(PILOT, tmp_path / "pilot")
+    edit(site / "site.toml", "hp_capacity_kw = 110.0", "")
+    assert main(["check-config", "--site", str(site)]) == 2
+    assert "plant.hp_capacity_kw: required field is missing" in capsys.readouterr().err
+
+
 def test_plausible_ranges_too_small_for_the_nameplate_are_refused(tmp_path: Path) -> None:
     """A 26 MW hall on the reference map read heat-pump output and flows BAD all day."""
     site = copy_site(REFERENCE_SITE, tmp_path / "hall")

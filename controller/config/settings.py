@@ -86,7 +86,8 @@ DeviceName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
 
 
 class PlantNameplate(_Section):
-    """The nameplate, written once: what the site is, from the datasheets.
+    """The nameplate, written once: what the site is, from the datasheets. Every
+    figure is required: a default would be the reference site's, silently.
 
     Everything that follows from it is derived or checked against it: the simulated
     plant (``plant.toml`` may not restate these figures, only agree with them), the
@@ -94,20 +95,18 @@ class PlantNameplate(_Section):
     settings scale with (source threshold, demand cap, meter rates, loop gains).
     """
 
-    racks: Annotated[int, Field(ge=1, le=10_000)] = 8
-    rack_power_kw: Annotated[float, Field(gt=0, le=2000)] = 130.0
-    liquid_fraction: Annotated[float, Field(gt=0, le=1)] = 0.85
+    racks: Annotated[int, Field(ge=1, le=10_000)]
+    rack_power_kw: Annotated[float, Field(gt=0, le=2000)]
+    liquid_fraction: Annotated[float, Field(gt=0, le=1)]
     """Share of IT power carried away by liquid (the rest is room air)."""
-    cdus: Annotated[list[DeviceName], Field(min_length=1)] = Field(
-        default_factory=lambda: ["cdu01", "cdu02"]
-    )
+    cdus: Annotated[list[DeviceName], Field(min_length=1)]
     """The racks are shared evenly among them (the first ones take any remainder)."""
-    hp_capacity_kw: Pos = 1200.0
-    hp_min_load_pct: Annotated[float, Field(ge=0, lt=100)] = 20.0
-    tank_volume_m3: Pos = 100.0
-    tank_sensors: Annotated[int, Field(ge=2, le=10)] = 10
-    dh_pump_nominal_m3h: Pos = 45.0
-    fws_pump_nominal_m3h: Pos = 100.0
+    hp_capacity_kw: Pos
+    hp_min_load_pct: Annotated[float, Field(ge=0, lt=100)]
+    tank_volume_m3: Pos
+    tank_sensors: Annotated[int, Field(ge=2, le=10)]
+    dh_pump_nominal_m3h: Pos
+    fws_pump_nominal_m3h: Pos
 
     @model_validator(mode="after")
     def _cdus(self) -> Self:
@@ -365,7 +364,8 @@ class SiteSettings(StrictModel):
     roles: Roles = Roles()
     fieldbus: FieldBusConfig
     scan: ScanSettings = ScanSettings()
-    plant: PlantNameplate = PlantNameplate()
+    plant: PlantNameplate
+    """The nameplate: no defaults, a site runs on its own figures or not at all."""
     setpoints: Setpoints
     weather_curve: WeatherCurve = WeatherCurve()
     limits: Limits
