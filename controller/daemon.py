@@ -20,7 +20,7 @@ import structlog
 
 from controller.accounting.service import AccountingService
 from controller.config.settings import LoadedSite
-from controller.core.alarms import AlarmEvent, load_alarm_catalogue
+from controller.core.alarms import AlarmEvent
 from controller.core.core import ControlCore, CoreOutput
 from controller.core.image import ProcessImage
 from controller.fieldbus.bus import FieldBus
@@ -28,6 +28,7 @@ from controller.fieldbus.writer import CommandError, CommandWriter
 from controller.logs import audit_logger
 from controller.reload import SiteWatcher
 from controller.scan import ScanClock
+from controller.sitealarms import follow_limits, load_site_alarms
 
 log = structlog.get_logger("controller")
 
@@ -85,7 +86,7 @@ class Daemon:
             for p in site.regmap.points_of(dev)
             if p.revert is not None and p.writable
         }
-        self.alarm_defs = load_alarm_catalogue(site.resolve(s.alarms_file)).alarm
+        self.alarm_defs = load_site_alarms(site, self.reverts)
         self.time_scale = s.scan.time_scale
         self.core = ControlCore(s, self.reverts, self.alarm_defs, now=0.0)
         self.watcher = SiteWatcher(site)
@@ -234,6 +235,7 @@ class Daemon:
                     ext.on_reload(self)
                 except Exception:  # an extension must never stop the scan cycle
                     log.exception("extension reload failed", extension=ext.name)
+        follow_limits(self.core.alarm_engine, self.alarm_defs, self.settings)
         for path, before, after in result.changed or []:
             old, new = before, after
             if path == "opcua.users":  # names and roles; password hashes stay out of logs

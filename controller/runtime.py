@@ -18,6 +18,7 @@ import structlog
 from rich.console import Console
 
 from controller.config.settings import LoadedSite
+from controller.config.tomlfile import ConfigError
 from controller.daemon import Daemon
 from controller.fleet.attach import attach_fleet
 from controller.logs import configure_logging
@@ -108,7 +109,10 @@ async def serve(site: LoadedSite, opts: RunOptions, console: Console | None = No
         recent = next(
             (h for h in logging.getLogger().handlers if isinstance(h, RecentEvents)), None
         )
-    daemon = Daemon(site, duration_s=opts.duration_s)
+    try:
+        daemon = Daemon(site, duration_s=opts.duration_s)
+    except ConfigError as exc:  # the alarm catalogue, read with the site
+        raise StartupError(exc.render()) from None
     metrics = None
     ms = site.settings.metrics
     if opts.metrics is None and ms.enabled:

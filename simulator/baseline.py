@@ -216,4 +216,4 @@ class BaselineCore(SafetyFrame):
     def new_strategy(
         self, settings: SiteSettings, reverts: Mapping[str, float], now: float
     ) -> BaselineStrategy:
-        return BaselineStrategy(settings, reverts, BaselineTuning())
+        return BaselineStrategy(settings, reverts, BaselineTuning.for_site(settings))

@@ -111,7 +111,7 @@ class EnergyAccounting:
         self._baseline_recorded = energy_mark is not None
         self._energy = MeterRegister(
             modulus=config.energy_modulus,
-            max_rate_per_h=s.meter_max_power_kw,
+            max_rate_per_h=config.max_power_kw,
             margin=s.jump_margin,
             quantum=config.energy_quantum,
             confirm_readings=s.confirm_readings,
@@ -120,7 +120,7 @@ class EnergyAccounting:
         )
         self._volume = MeterRegister(
             modulus=config.volume_modulus,
-            max_rate_per_h=s.meter_max_flow_m3h,
+            max_rate_per_h=config.max_flow_m3h,
             margin=s.jump_margin,
             quantum=config.volume_quantum,
             confirm_readings=s.confirm_readings,

@@ -34,7 +34,12 @@ class AccountingService:
         self.roles = r
         self.cdus = tuple(s.plant.cdus)
         cfg = AccountingConfig.from_register_map(
-            s.accounting, site.regmap, heatmeter=r.heatmeter, site_timezone=s.site.timezone
+            s.accounting,
+            site.regmap,
+            heatmeter=r.heatmeter,
+            site_timezone=s.site.timezone,
+            hp_capacity_kw=s.plant.hp_capacity_kw,
+            dh_pump_nominal_m3h=s.plant.dh_pump_nominal_m3h,
         )
         path = site.resolve(s.accounting.ledger_path)
         path.parent.mkdir(parents=True, exist_ok=True)

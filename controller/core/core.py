@@ -102,7 +102,7 @@ class RecoveryStrategy:
             view.hp_known
             and not view.hp_tripped
             and not il.active(Interlock.HP_TRIP)
-            and (s.heatpump.source_min_kw <= 0 or view.fws_supply is not None)
+            and (s.heatpump.source_min_pct <= 0 or view.fws_supply is not None)
         )
         if mode in (Mode.STARTUP, Mode.MANUAL) and not safe:
             # Hand-over: the sequencer adopts the heat pump as found and decides
