@@ -28,6 +28,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from controller.accounting.meter import RegisterMark
 from controller.accounting.rows import INTERVAL_COLUMNS, ClosedInterval, MeterEvent
@@ -403,6 +404,6 @@ class Ledger:
 
 
 def _row(r: tuple[object, ...]) -> ClosedInterval:
-    d = dict(zip(INTERVAL_COLUMNS, r, strict=True))
+    d: dict[str, Any] = dict(zip(INTERVAL_COLUMNS, r, strict=True))  # SQLite: untyped
     d["mismatch"] = bool(d["mismatch"])
-    return ClosedInterval(**d)  # type: ignore[arg-type]
+    return ClosedInterval(**d)
