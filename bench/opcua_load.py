@@ -14,12 +14,19 @@ CPU slice (inflation = GIL contention with the server thread), and the duration 
 
     .venv/bin/python bench/opcua_load.py                      # 20 sessions, 1 s cycle
     .venv/bin/python bench/opcua_load.py --period 0.1 --duration 30
+
+``--flood N`` replaces the SCADA load with a hostile one (issue 14): 4 anonymous
+sessions without security, each sending Reads of N nodes back to back (100,000
+in the attack that stalled the scan), reconnecting whenever the server drops
+them. Reported as for the SCADA load, plus how many Reads were answered, refused
+(BadTooManyOperations) or cut (connection closed).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -177,6 +184,7 @@ def run_bench(args: argparse.Namespace) -> None:
         host="127.0.0.1",
         port=args.port,
         allow_none_security=True,
+        allow_anonymous=bool(args.flood),
         data_dir=tmp / "data",
         users=[OpcUaUser(name=USER, password_hash=hash_password(PASSWORD), role="utility")],
         max_sessions=max(50, args.sessions + 5),
@@ -204,6 +212,8 @@ def run_bench(args: argparse.Namespace) -> None:
             str(cert_dir),
             "--server-cert",
             str(server.certificate.cert_path if server.certificate else ""),
+            "--flood",
+            str(args.flood),
         ]
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert proc.stdin is not None and proc.stdout is not None
@@ -211,7 +221,8 @@ def run_bench(args: argparse.Namespace) -> None:
         if line != "READY":
             raise SystemExit(f"client process failed: {line!r}")
         time.sleep(2.0)  # subscriptions settle
-        loaded = _measure(scan, f"loaded ({args.sessions} sessions)", args.duration)
+        load = f"flood of {args.flood}-node Reads" if args.flood else "sessions"
+        loaded = _measure(scan, f"loaded ({args.sessions} {load})", args.duration)
         proc.stdin.write("STOP\n")
         proc.stdin.flush()
         clients = json.loads(proc.stdout.readline())
@@ -222,9 +233,14 @@ def run_bench(args: argparse.Namespace) -> None:
         stats = server.stats()
         server.stop()
 
+    what = (
+        f"{args.sessions} anonymous sessions x back-to-back Reads of {args.flood} nodes"
+        if args.flood
+        else f"{args.sessions} sessions x (100 values subscribed at 1 s + read at 5 Hz)"
+    )
     print(
-        f"OPC UA load: {args.sessions} sessions x (100 values subscribed at 1 s + read at "
-        f"5 Hz), security {args.security}, server in a {args.isolation}, scan period "
+        f"OPC UA load: {what}, security {args.security}, server in a {args.isolation}, "
+        f"switch interval {sys.getswitchinterval() * 1e3:g} ms, scan period "
         f"{args.period:g} s, fixed CPU slice "
         f"{args.work_ms:g} ms, {os.cpu_count()} CPUs"
     )
@@ -232,8 +248,9 @@ def run_bench(args: argparse.Namespace) -> None:
     _report_phase(loaded)
     rtt = clients["rtt_ms"]
     print(
-        f"clients: {clients['reads']} reads ({clients['reads_per_s']:.0f}/s), errors "
-        f"{clients['errors']}, read RTT p50 {rtt['p50']:.2f} ms p99 {rtt['p99']:.2f} ms max "
+        f"clients: {clients['reads']} reads ({clients['reads_per_s']:.0f}/s), refused "
+        f"{clients['refused']}, errors {clients['errors']}, read RTT p50 {rtt['p50']:.2f} ms "
+        f"p99 {rtt['p99']:.2f} ms max "
         f"{rtt['max']:.2f} ms; {clients['notifications_per_s']:.0f} notifications/s; client "
         f"process CPU {clients['cpu']:.0%}"
     )
@@ -246,6 +263,34 @@ def run_bench(args: argparse.Namespace) -> None:
 # ---------------------------------------------------------------------------------------
 # Client process
 # ---------------------------------------------------------------------------------------
+
+
+async def _flood_session(
+    args: argparse.Namespace, paths: list[str], shared: dict[str, Any]
+) -> None:
+    """Back-to-back Reads of ``args.flood`` nodes; reconnect when dropped."""
+    shared["ready"] += 1
+    await shared["go"].wait()
+    while not shared["stop"].is_set():
+        client = Client(args.url, timeout=10)
+        try:
+            await client.connect()
+            ns = await client.get_namespace_index(NAMESPACE_URI)
+            base = [client.get_node(ua.NodeId(f"Plant/{p}", ns)) for p in paths]
+            nodes = (base * (args.flood // len(base) + 1))[: args.flood]
+            while not shared["stop"].is_set():
+                t0 = time.perf_counter()
+                try:
+                    await client.read_values(nodes)
+                    shared["rtt"].append(time.perf_counter() - t0)
+                except ua.UaStatusCodeError:
+                    shared["refused"] += 1
+        except Exception:
+            shared["errors"] += 1
+            await asyncio.sleep(0.05)
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(client.disconnect(), 2.0)
 
 
 async def _session(args: argparse.Namespace, paths: list[str], shared: dict[str, Any]) -> None:
@@ -306,7 +351,7 @@ def _make_client_cert(folder: Path) -> None:
 
 
 async def _clients_main(args: argparse.Namespace) -> None:
-    if args.security != "none":
+    if args.security != "none" and not args.flood:
         _make_client_cert(Path(args.cert_dir))
     analog = [p.path for p in plant_points(PlantShape()) if p.kind is Kind.ANALOG]
     paths = analog[:100]
@@ -314,11 +359,13 @@ async def _clients_main(args: argparse.Namespace) -> None:
         "ready": 0,
         "notifications": 0,
         "errors": 0,
+        "refused": 0,
         "rtt": [],
         "go": asyncio.Event(),
         "stop": asyncio.Event(),
     }
-    tasks = [asyncio.create_task(_session(args, paths, shared)) for _ in range(args.sessions)]
+    worker = _flood_session if args.flood else _session
+    tasks = [asyncio.create_task(worker(args, paths, shared)) for _ in range(args.sessions)]
     while shared["ready"] < args.sessions:
         if any(t.done() for t in tasks):
             for t in tasks:
@@ -340,6 +387,7 @@ async def _clients_main(args: argparse.Namespace) -> None:
         "reads": len(rtt),
         "reads_per_s": len(rtt) / wall,
         "errors": shared["errors"],
+        "refused": shared["refused"],
         "notifications_per_s": notifications / wall,
         "cpu": cpu / wall,
         "rtt_ms": {
@@ -365,6 +413,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--security", choices=["none", "sign", "sign-encrypt"], default="sign-encrypt"
+    )
+    parser.add_argument(
+        "--flood", type=int, default=0, help="hostile load: Reads of this many nodes"
     )
     parser.add_argument("--client-process", dest="url", help=argparse.SUPPRESS)
     parser.add_argument("--cert-dir", help=argparse.SUPPRESS)

@@ -51,6 +51,10 @@ class Extension:
     on_cycle: Callable[[Daemon, ProcessImage, CoreOutput], Awaitable[None] | None]
     on_stop: Callable[[Daemon], Any] | None = None
     image_extra: Callable[[Daemon], Mapping[str, float | None]] | None = None
+    on_reload: Callable[[Daemon], None] | None = None
+    """Called after a reloaded site file became ``daemon.settings``: an extension that
+    copied settings at start applies the new ones here (or the reload says what it
+    changed while nothing did)."""
 
 
 @dataclass
@@ -59,6 +63,12 @@ class CycleInfo:
     duration_s: float = 0.0
     poll_s: float = 0.0
     write_s: float = 0.0
+
+
+def _user_roles(users: object) -> object:
+    if not isinstance(users, list):
+        return users
+    return [f"{u.get('name')}:{u.get('role')}" for u in users if isinstance(u, dict)]
 
 
 class Daemon:
@@ -218,7 +228,16 @@ class Daemon:
             return
         self.site = result.site
         self.settings = result.site.settings
-        for path, old, new in result.changed or []:
+        for ext in self.extensions:
+            if ext.on_reload is not None:
+                try:
+                    ext.on_reload(self)
+                except Exception:  # an extension must never stop the scan cycle
+                    log.exception("extension reload failed", extension=ext.name)
+        for path, before, after in result.changed or []:
+            old, new = before, after
+            if path == "opcua.users":  # names and roles; password hashes stay out of logs
+                old, new = _user_roles(before), _user_roles(after)
             self.audit.info(
                 "setting changed", setting=path, old=old, new=new, file=str(self.site.path)
             )

@@ -15,6 +15,7 @@ The control core never logs (it returns events); the shell logs them.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any, TextIO
 
@@ -25,6 +26,11 @@ from structlog.typing import EventDict, FilteringBoundLogger, Processor
 NOISY_LOGGERS = ("asyncua", "pymodbus", "aiosqlite", "asyncio")
 
 AUDIT_LOGGER = "audit"
+
+current: tuple[bool, int, str | None] | None = None
+"""(json, level, log file or None for stdout) of the last ``configure_logging``: a
+child process (the OPC UA server) configures itself the same way, so its lines
+reach the same place in the same format."""
 
 
 _LEAD_KEYS = ("timestamp", "level", "logger", "event")
@@ -57,10 +63,14 @@ def configure_logging(
     JSON lines otherwise (a service manager, a pipe, a file). Safe to call again:
     it replaces the previous configuration.
     """
+    global current  # noqa: PLW0603 - one logging configuration per process
     out = stream if stream is not None else sys.stdout
     if json is None:
         json = not (hasattr(out, "isatty") and out.isatty())
     threshold = _level_number(level)
+    name = getattr(out, "name", None)
+    is_file = isinstance(name, str) and not name.startswith("<")  # not <stdout>
+    current = (json, threshold, os.path.abspath(name) if is_file else None)
 
     # Applied to stdlib records (asyncua, pymodbus) before the shared renderer; our
     # own events get the same fields from the structlog chain below.

@@ -27,6 +27,7 @@ from controller import __version__
 from controller.core.interlocks import Interlock
 from controller.core.modes import Mode
 from controller.health import Health
+from controller.incidents import INCIDENTS
 from controller.snapshot import PRIORITIES, Snapshot
 
 PREFIX = "heatrecovery"
@@ -128,6 +129,7 @@ class PlantCollector(Collector):
             g = _gauge("scan_last_cycle_age_seconds", "Time since the last completed scan cycle")
             g.add_metric([], health.last_cycle_age_s)
             yield g
+        yield from self._incidents()
         if snap is None:
             return
         yield from self._scan(snap)
@@ -280,6 +282,18 @@ class PlantCollector(Collector):
             for link, lc in snap.links.items():
                 fam.add_metric([link], float(lget(lc)))
             yield fam
+
+    @staticmethod
+    def _incidents() -> Iterator[Metric]:
+        c = _counter(
+            "incidents",
+            "Hostile or faulty traffic (refused connections, garbage, failed logins,"
+            " library errors), by subsystem and cause; the log shows the first of each",
+            ["subsystem", "cause"],
+        )
+        for (subsystem, cause), n in sorted(INCIDENTS.counts().items()):
+            c.add_metric([subsystem, cause], float(n))
+        yield c
 
     @staticmethod
     def _energy(snap: Snapshot) -> Iterator[Metric]:

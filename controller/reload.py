@@ -41,6 +41,24 @@ RESTART_SECTIONS = (
 )
 SETTLE_S = 1.0
 """A changed file is read once it has been unchanged this long (monotonic seconds)."""
+RESTART_KEYS = tuple(
+    f"opcua.{key}"
+    for key in (
+        "enabled",
+        "host",
+        "port",
+        "allow_none_security",
+        "allow_anonymous",
+        "data_dir",
+        "trusted_clients_dir",
+        "isolation",
+        "application_uri",
+        "server_name",
+        "history_days",
+    )
+)
+"""The OPC UA server's endpoint, security and identity: fixed while it runs. Its
+users, session limits and the write ranges (``[limits]``) are applied live."""
 
 
 @dataclass
@@ -124,12 +142,18 @@ class SiteWatcher:
             self._stamps, self._since, self._pending = self._read_stamps(), now, True
             return None
         changes = diff(self.site, new)
-        structural = [c for c in changes if c[0].split(".", 1)[0].split(" ")[0] in RESTART_SECTIONS]
+        structural = [
+            c
+            for c in changes
+            if c[0].split(".", 1)[0].split(" ")[0] in RESTART_SECTIONS
+            or c[0].startswith(RESTART_KEYS)
+        ]
         if structural:
             names = ", ".join(sorted({c[0] for c in structural}))
             return ReloadResult(
                 None,
-                f"{names} changed: these rewire the plant's I/O; restart the controller to apply",
+                f"{names} changed: these rewire the plant's I/O or the OPC UA endpoint;"
+                " restart the controller to apply",
             )
         self.site = new
         return ReloadResult(new, None, changes)

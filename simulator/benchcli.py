@@ -35,6 +35,10 @@ def _limits() -> dict[str, float]:
 
 
 def _run_bench(args: argparse.Namespace) -> int:
+    if args.soak:
+        from simulator.soak import run_soak_bench
+
+        return run_soak_bench(args)
     if args.realtime:
         from simulator.realtimecli import run_realtime_bench
 
@@ -109,7 +113,7 @@ def _run_bench(args: argparse.Namespace) -> int:
 
 
 def register_bench(sub: Any) -> None:
-    from simulator.realtimecli import add_realtime_arguments
+    from simulator.realtimecli import add_realtime_arguments, add_soak_arguments
 
     p = sub.add_parser(
         "bench",
@@ -128,4 +132,5 @@ def register_bench(sub: Any) -> None:
     p.add_argument("--readme", type=Path, help="regenerate the headline table between its markers")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_realtime_arguments(p)
+    add_soak_arguments(p)
     p.set_defaults(func=_run_bench)

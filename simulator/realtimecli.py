@@ -65,3 +65,13 @@ def add_realtime_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--duration", type=float, default=60.0, help="seconds per measurement window")
     g.add_argument("--opcua-clients", type=int, default=20, help="concurrent SCADA sessions")
     g.add_argument("--security", choices=["none", "sign", "sign-encrypt"], default="sign-encrypt")
+
+
+def add_soak_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("--soak: the daemon under hostile traffic and edits, accelerated")
+    g.add_argument("--soak", action="store_true", help="run the soak benchmark instead")
+    g.add_argument("--plant-minutes", type=float, default=15.0, help="soak length, plant time")
+    g.add_argument("--speed", type=float, default=10.0, help="plant time / wall time")
+    g.add_argument(
+        "--restart-pause", type=float, default=0.0, help="stop half-way, restart after this (s)"
+    )

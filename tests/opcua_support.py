@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from asyncua import Client, Node, ua
+from asyncua.client.ua_client import UaClientState
 from asyncua.crypto import cert_gen
 from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 from cryptography.hazmat.primitives import serialization
@@ -70,6 +72,24 @@ def client_certificate(folder: Path, name: str, uri: str) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
+def bind_source(client: Client, source_ip: str) -> None:
+    """Make the client connect from ``source_ip`` (any 127.x.y.z is local on Linux),
+    so one test can play clients on different hosts."""
+    uac = client.uaclient
+
+    async def connect_socket(host: str, port: int) -> None:
+        uac._set_state(UaClientState.CONNECTING)
+        await asyncio.wait_for(
+            asyncio.get_running_loop().create_connection(
+                uac._make_protocol, host, port, local_addr=(source_ip, 0)
+            ),
+            uac._timeout,
+        )
+        uac._set_state(UaClientState.SOCKET_OPEN)
+
+    uac.connect_socket = connect_socket  # type: ignore[method-assign]
+
+
 @asynccontextmanager
 async def connect(
     url: str,
@@ -80,8 +100,11 @@ async def connect(
     server_cert: Path | None = None,
     mode: ua.MessageSecurityMode = ua.MessageSecurityMode.SignAndEncrypt,
     request_timeout: float = 4.0,
+    source: str | None = None,
 ) -> AsyncIterator[Client]:
     client = Client(url, timeout=request_timeout)
+    if source is not None:
+        bind_source(client, source)
     if user is not None:
         client.set_user(user)
         client.set_password(password if password is not None else PASSWORDS.get(user, ""))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -20,6 +22,7 @@ from controller.fieldbus.bus import FieldBus
 from controller.fieldbus.linkconfig import FieldBusConfig, LinkConfig
 from controller.fieldbus.signals import Quality
 from controller.fieldbus.writer import CommandError, CommandWriter
+from controller.incidents import INCIDENTS
 from simulator.modbus_server import PlantModbusServer
 from simulator.pointio import CommsFault
 
@@ -262,6 +265,43 @@ async def test_failed_device_goes_uncertain_then_bad_and_others_stay_good(
     del store.faults["heatpump"]
     await bus.poll_cycle(4)
     assert bus.sample("heatpump", "cond_outlet_temp").good
+
+
+async def _rogue_device(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Answers every request with a frame of the wrong protocol id, then garbage."""
+    with contextlib.suppress(Exception):
+        while await reader.read(260):
+            writer.write(b"\x00\x01\x12\x34\x00\x05\x01\x83\x02" + bytes(range(40)))
+            await writer.drain()
+    writer.close()
+
+
+async def test_device_faults_are_counted_and_logged_once_per_cause(
+    caplog: pytest.LogCaptureFixture, unused_tcp_port: int
+) -> None:
+    INCIDENTS.clear()
+    caplog.set_level(logging.WARNING)
+    caplog.set_level(logging.WARNING, logger="pymodbus")  # modbus_helpers mutes it
+    rogue = await asyncio.start_server(_rogue_device, "127.0.0.1", unused_tcp_port)
+    cfg = FieldBusConfig.single_link(
+        shipped_map(), "127.0.0.1", unused_tcp_port, poll_budget_s=0.4, timeout_s=0.1
+    )
+    bus = FieldBus(shipped_map(), cfg)
+    await bus.start()
+    try:
+        for cycle in range(6):
+            await bus.poll_cycle(cycle)
+            await asyncio.sleep(0.05)
+    finally:
+        await bus.stop()
+        rogue.close()
+    assert not bus.device_online("heatpump")
+    counted = sum(n for (sub, _), n in INCIDENTS.counts().items() if sub == "modbus")
+    assert counted >= 6
+    from_pymodbus = [r for r in caplog.records if r.name.startswith("pymodbus")]
+    causes = {c for (sub, c) in INCIDENTS.counts() if sub == "modbus"}
+    assert 1 <= len(from_pymodbus) <= len(causes)  # one line per cause, not one per request
+    assert not any("\n" in r.getMessage() for r in caplog.records)  # no frame dumps
 
 
 async def test_silent_device_does_not_delay_the_others_on_its_link(

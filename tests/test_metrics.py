@@ -10,13 +10,18 @@ scan cycle that a process test cannot provoke without stopping the HTTP thread t
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from e2e import BIN, Proc, free_port, start_simulator
 from metrics_helpers import quick_site, scrape, scrape_after_cycles, value, wait_health
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
-from controller.health import assess
+from controller.health import Health, assess
+from controller.incidents import INCIDENTS
 from controller.metrics import parse_hostport
+from controller.metricseries import PlantCollector
 from controller.snapshot import Snapshot
 
 pytestmark = pytest.mark.xdist_group("e2e")
@@ -185,6 +190,38 @@ def test_other_trouble_is_for_the_alarm_list_not_the_health_check() -> None:
         1.0,
     )
     assert h.ok
+
+
+class _NoCycleYet:
+    snapshot = None
+    site_name = "test"
+    cost = SimpleNamespace(count=0, sum_s=0.0, max_s=0.0)
+
+    def health(self) -> Health:
+        return assess(None, 1.0, 0.0, 1.0)
+
+
+def test_hostile_traffic_is_exported_by_subsystem_and_cause() -> None:
+    INCIDENTS.clear()
+    for _ in range(3):
+        INCIDENTS.record("opcua", "malformed or oversized frame", "10.0.0.7")
+    INCIDENTS.record("modbus", "Invalid Modbus protocol id: #")
+    INCIDENTS.absorb("opcua", {"login refused: wrong password": 5})  # from a child process
+    registry = CollectorRegistry()
+    registry.register(PlantCollector(_NoCycleYet()))
+    text = generate_latest(registry).decode()
+    series = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for fam in text_string_to_metric_families(text)
+        for s in fam.samples
+    }
+    name = "heatrecovery_incidents_total"
+    assert series[(name, (("cause", "malformed or oversized frame"), ("subsystem", "opcua")))] == 3
+    assert (
+        series[(name, (("cause", "Invalid Modbus protocol id: #"), ("subsystem", "modbus")))] == 1
+    )
+    assert series[(name, (("cause", "login refused: wrong password"), ("subsystem", "opcua")))] == 5
+    INCIDENTS.clear()
 
 
 def test_metrics_address_parsing() -> None:

@@ -27,7 +27,10 @@ pytestmark = pytest.mark.xdist_group("opcua-robustness")
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScadaServer]:
     cfg = settings(
-        tmp_path_factory.mktemp("opcua") / "data", max_sessions=MAX_SESSIONS, session_timeout_s=5.0
+        tmp_path_factory.mktemp("opcua") / "data",
+        max_sessions=MAX_SESSIONS,
+        reserved_write_sessions=1,
+        session_timeout_s=5.0,
     )
     srv = ScadaServer(cfg, PlantShape(cdus=1, pumps=("P1A", "P1B"), tank_layers=4))
     srv.start()

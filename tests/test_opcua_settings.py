@@ -31,7 +31,7 @@ def test_defaults_are_secure() -> None:
     assert s.allow_anonymous is False
     assert s.history_days >= 7
     assert s.trusted_dir() == s.data_dir / "pki" / "trusted"
-    assert s.isolation == "thread"
+    assert s.isolation == "process"
 
 
 @pytest.mark.parametrize(
@@ -86,13 +86,28 @@ def test_user_manager_roles_and_anonymous() -> None:
 
 def test_login_guard_caches_good_and_meters_bad_passwords() -> None:
     user = OpcUaUser(name="dh", password_hash=hash_password("pw", **FAST), role="utility")
-    guard = LoginGuard(budget=4, window_s=60)  # expensive checks per window, good ones too
-    assert guard.check(user, "pw") is True
-    assert [guard.check(user, f"guess{i}") for i in range(3)] == [False, False, False]
-    assert guard.check(user, "guess4") is None  # budget spent: refused unchecked
+    guard = LoginGuard(per_source=4, per_user=4, window_s=60)  # good checks count too
+    assert guard.check(user, "pw", "10.0.0.1") is True
+    assert [guard.check(user, f"guess{i}", "10.0.0.1") for i in range(3)] == [False] * 3
+    assert guard.check(user, "guess4", "10.0.0.1") is None  # budget spent: refused unchecked
     t0 = time.perf_counter()
-    assert guard.check(user, "pw") is True  # the known password still works, cheaply
+    assert guard.check(user, "pw", "10.0.0.1") is True  # the known password still works
     assert time.perf_counter() - t0 < 0.01
+
+
+def test_login_budgets_are_per_source_and_per_user_never_global() -> None:
+    a, b, c = (
+        OpcUaUser(name=n, password_hash=hash_password(n + "-pw", **FAST), role="operator")
+        for n in ("a", "b", "c")
+    )
+    guard = LoginGuard(per_source=3, per_user=5, window_s=60)
+    # An address guessing spends its own budget only.
+    assert [guard.check(a, "x", "10.0.0.9") for _ in range(4)] == [False] * 3 + [None]
+    assert guard.check(b, "b-pw", "10.0.0.9") is None  # same address: throttled
+    assert guard.check(b, "b-pw", "10.0.0.2") is True  # another address: served
+    # A name guessed from many addresses is throttled by name, not the addresses.
+    assert [guard.check(c, "x", f"10.1.0.{i}") for i in range(6)] == [False] * 5 + [None]
+    assert guard.check(b, "wrong", "10.1.0.1") is False  # those addresses still get checks
 
 
 def test_opcua_user_command_prints_a_toml_line(

@@ -31,6 +31,7 @@ from controller.fieldbus.blocks import ReadBlock, plan_reads
 from controller.fieldbus.link import DeviceStats, ExceptionResponseError, Link, LinkError, LinkStats
 from controller.fieldbus.linkconfig import FieldBusConfig, LinkConfig
 from controller.fieldbus.signals import Quality, Sample
+from controller.incidents import quiet_library_loggers
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,9 @@ class FieldBus:
     ) -> None:
         if not isinstance(config, FieldBusConfig):
             config = FieldBusConfig(links=list(config))
+        # pymodbus logs every failed request as an ERROR with a dump of the last
+        # frames: counted and logged once per cause instead (controller.incidents).
+        quiet_library_loggers([("pymodbus", "modbus")])
         config.check_against(regmap)
         self.regmap = regmap
         self.config = config

@@ -186,6 +186,17 @@ class ScadaFeed:
                 out[key] = float(w.value)
         return out
 
+    # ----------------------------------------------------------------- reload
+    def reload(self, daemon: Daemon) -> None:
+        """A reloaded site file: published settings values, users, limits and ranges.
+
+        The endpoint and security fields cannot differ here: the reload refuses a
+        file that changes them (``reload.RESTART_KEYS``).
+        """
+        s = daemon.settings
+        self.settings = s
+        self.server.reconfigure(s.opcua, PlantShape.from_site(s))
+
     # ----------------------------------------------------------------- each cycle
     def cycle(self, daemon: Daemon, image: ProcessImage, out: CoreOutput) -> None:
         now = time.time()
@@ -222,6 +233,7 @@ def attach_scada(daemon: Daemon, factory: Callable[..., ScadaServer] | None = No
             on_cycle=feed.cycle,
             on_stop=lambda d: server.stop(),
             image_extra=lambda d: feed.image_extra(time.time()),
+            on_reload=feed.reload,
         )
     )
     return server

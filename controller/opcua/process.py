@@ -19,26 +19,42 @@ import contextlib
 import multiprocessing
 import os
 import queue
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from controller import logs
 from controller.core.alarms import AlarmEvent, AlarmState
+from controller.incidents import INCIDENTS
 from controller.opcua.addressspace import PlantShape, snapshot_keys
 from controller.opcua.certs import ServerCertificate
 from controller.opcua.model import Reading, SetpointWrite
 from controller.opcua.server import ScadaServer, ScadaStats
 from controller.opcua.settings import OpcUaSettings
+from controller.opcua.transport import SUBSYSTEM
 
 CHILD_NICE = 10
 _POLL_S = 0.05
 
 
 def _child_main(
-    settings: OpcUaSettings, shape: PlantShape, inbox: Any, outbox: Any, nice: int
+    settings: OpcUaSettings,
+    shape: PlantShape,
+    inbox: Any,
+    outbox: Any,
+    nice: int,
+    logging_config: tuple[bool, int, str | None] | None = None,
 ) -> None:
     with contextlib.suppress(OSError):
         os.nice(nice)
+    if logging_config is not None:  # audit records and incidents as the daemon's own
+        json, level, path = logging_config
+        stream = sys.stdout
+        if path is not None:
+            with contextlib.suppress(OSError):
+                stream = open(path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
+        logs.configure_logging(json=json, level=level, stream=stream)
     outbox.cancel_join_thread()
     server = ScadaServer(settings, shape)
     try:
@@ -64,6 +80,8 @@ def _child_main(
                     latest = msg[1]
                 elif kind == "alarms":
                     server.alarm_update(*msg[1])
+                elif kind == "reconfigure":
+                    server.reconfigure(*msg[1])
                 try:
                     msg = inbox.get_nowait()
                 except queue.Empty:
@@ -112,7 +130,14 @@ class ScadaProcess:
             raise RuntimeError("ScadaProcess already started")
         self._proc = self._ctx.Process(
             target=_child_main,
-            args=(self._settings, self._shape, self._inbox, self._outbox, self._nice),
+            args=(
+                self._settings,
+                self._shape,
+                self._inbox,
+                self._outbox,
+                self._nice,
+                logs.current,
+            ),
             name="opcua-server",
             daemon=True,
         )
@@ -177,6 +202,11 @@ class ScadaProcess:
             self._listed = listed
             self._inbox.put(("alarms", (list(events), list(active), now_epoch)))
 
+    def reconfigure(self, settings: OpcUaSettings, shape: PlantShape) -> None:
+        """As ``ScadaServer.reconfigure``, applied in the child."""
+        if self.running:
+            self._inbox.put(("reconfigure", (settings, shape)))
+
     def _collect(self) -> None:
         while True:
             try:
@@ -189,6 +219,7 @@ class ScadaProcess:
                 self._acks.extend(payload)
             elif kind == "stats":
                 self._stats = payload
+                INCIDENTS.absorb(SUBSYSTEM, payload.incidents)
 
     def take_setpoints(self) -> dict[str, SetpointWrite]:
         self._collect()

@@ -5,10 +5,11 @@ CPU, and TLS-style crypto, history queries and misbehaving clients cost more. On
 the scan loop that would be scan-cycle jitter; here the scan thread only drops a
 reference into a one-slot queue and pokes the server loop: tens of microseconds,
 and it never waits for the server. What the two threads still share is the GIL: a
-CPU-bound server thread can delay the scan thread by up to the interpreter switch
-interval (5 ms) each time the scan thread wants to run. ``process.ScadaProcess``
-runs this same class in a child process to remove that too (bench/opcua_load.py
-measures both).
+CPU-bound server thread delays the scan thread by up to the interpreter switch
+interval (lowered to 0.5 ms here) each time the scan thread wants to run, and a
+flood of 1000-node Reads did that often enough to hold the scan 258-428 ms at p99.
+``process.ScadaProcess`` runs this same class in a child process, the default
+(bench/opcua_load.py measures both).
 
 Data flow, scan thread to server: ``publish`` (latest snapshot wins, applied in one
 pass, only values or qualities that changed are written) and ``alarm_update``
@@ -24,11 +25,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from asyncua import ua
@@ -37,10 +39,13 @@ from asyncua.server.internal_session import InternalSession
 
 from controller import __version__
 from controller.core.alarms import AlarmEvent, AlarmState
+from controller.incidents import INCIDENTS, quiet_library_loggers
+from controller.opcua import oplimits
 from controller.opcua.addressspace import (
     PlantAddressSpace,
     PlantShape,
     build_address_space,
+    plant_points,
     snapshot_keys,
 )
 from controller.opcua.alarms import AlarmPublisher
@@ -53,15 +58,24 @@ from controller.opcua.certs import (
 )
 from controller.opcua.history import PlantHistory
 from controller.opcua.model import Reading, SetpointWrite
-from controller.opcua.security import PlantRuleset, PlantUserManager
+from controller.opcua.security import PlantRuleset, PlantUser, PlantUserManager
 from controller.opcua.settings import OpcUaSettings
-from controller.opcua.transport import PlantOpcServer
+from controller.opcua.transport import SUBSYSTEM, PlantOpcServer
 from controller.opcua.values import datavalue_of, state_of
 from controller.opcua.writes import SetpointGuard
 
-MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+MAX_MESSAGE_BYTES = 2 * 1024 * 1024
+"""Largest message either way. It bounds what the server decodes before the operation
+limits (``oplimits``) can refuse a request: 2 MiB is a Read of about 50,000 numeric
+NodeIds, and 1000 nodes per request need a few tens of KiB."""
 CHUNK_BYTES = 65535
 PENDING_ACTIVATION_S = 10.0
+HANDSHAKE_S = 3.0
+"""A connection must have opened its secure channel this long after connecting."""
+SWITCH_INTERVAL_S = 0.0005
+"""The interpreter's GIL switch interval while the server thread runs (default 5 ms):
+how long a busy server thread may keep the scan thread waiting each time it wants
+to run. bench/opcua_load.py measures the effect."""
 MAX_QUEUE_PER_ITEM = 1
 APPLY_DELAY_S = 0.002
 """The server waits this long after a publish before applying it: the scan thread
@@ -80,6 +94,8 @@ class ScadaStats:
     writes_refused: int
     sessions: int
     unknown_keys: tuple[str, ...]
+    incidents: dict[str, int] = field(default_factory=dict)
+    """Hostile or faulty traffic by cause (``controller.incidents``), this server's."""
 
 
 class ScadaServer:
@@ -119,6 +135,9 @@ class ScadaServer:
         self._written = 0
         self._last_apply_ms = 0.0
         self._unknown: set[str] = set()
+        self._reconfigure: deque[tuple[OpcUaSettings, PlantShape]] = deque()
+        self._users: PlantUserManager | None = None
+        self._budgets: oplimits.AddressBudgets | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -126,6 +145,8 @@ class ScadaServer:
         """Start the server thread; return once it listens, raise if it cannot."""
         if self._thread is not None:
             raise RuntimeError("ScadaServer already started")
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
+        quiet_library_loggers()
         self._thread = threading.Thread(target=self._thread_main, name="opcua-server", daemon=True)
         self._thread.start()
         if not self._ready.wait(timeout):
@@ -185,6 +206,18 @@ class ScadaServer:
             self._alarm_queue.append((list(events), list(active), now_epoch))
             self._poke()
 
+    def reconfigure(self, settings: OpcUaSettings, shape: PlantShape) -> None:
+        """Apply a reloaded ``[opcua]`` section and the site's write limits, live.
+
+        Users (a removed user's sessions are closed, a changed role takes effect
+        at once), session limits and every EURange (the setpoints' accepted write
+        range with it). What cannot change while running (endpoint, security,
+        certificates, data folder) is refused by the site-file reload before
+        this is called; those fields of ``settings`` are ignored here.
+        """
+        self._reconfigure.append((settings, shape))
+        self._poke()
+
     # -- server -> scan thread ----------------------------------------------------------
 
     def take_setpoints(self) -> dict[str, SetpointWrite]:
@@ -212,6 +245,7 @@ class ScadaServer:
             writes_refused=guard.refused if guard else 0,
             sessions=sessions,
             unknown_keys=tuple(sorted(self._unknown)),
+            incidents=INCIDENTS.local(SUBSYSTEM),
         )
 
     # -- server thread ------------------------------------------------------------------
@@ -237,6 +271,7 @@ class ScadaServer:
             loop.run_until_complete(self._serve())
         finally:
             self._loop = None
+            _cancel_leftovers(loop)
             loop.close()
 
     async def _serve(self) -> None:
@@ -288,6 +323,12 @@ class ScadaServer:
     async def _drain(self) -> None:
         alarms = self._alarms
         assert alarms is not None
+        while self._reconfigure:
+            settings, shape = self._reconfigure.popleft()
+            try:
+                await self._apply_settings(settings, shape)
+            except Exception:
+                log.exception("opcua.reconfigure_failed")
         while self._alarm_queue:
             events, active, now = self._alarm_queue.popleft()
             try:
@@ -339,6 +380,83 @@ class ScadaServer:
         self._applied += 1
         self._last_apply_ms = (time.perf_counter() - t0) * 1000.0
 
+    async def _apply_settings(self, new: OpcUaSettings, shape: PlantShape) -> None:
+        server, plant, users = self._server, self._plant, self._users
+        assert server is not None and plant is not None and users is not None
+        old = self._settings
+        applied: list[str] = []
+        if new.users != old.users:
+            users.set_users(new.users)
+            roles = {u.name: u.role for u in new.users}
+
+            def stale(user: object) -> bool:
+                name = getattr(user, "name", None)
+                if not isinstance(user, PlantUser) or name == "anonymous":
+                    return False
+                return roles.get(name or "") != user.plant_role
+
+            dropped = server.bserver.drop_where(stale) if server.bserver is not None else 0
+            applied.append("users")
+            if dropped:
+                log.info("opcua.sessions_closed", reason="user removed or role changed", n=dropped)
+        limits = (
+            "max_sessions",
+            "reserved_write_sessions",
+            "session_timeout_s",
+            "max_connections_per_address",
+            "node_operations_per_s_per_address",
+        )
+        if any(getattr(new, k) != getattr(old, k) for k in limits):
+            self._session_limits(server, new)
+            if self._budgets is not None:
+                self._budgets.rate = new.node_operations_per_s_per_address
+            applied.append("session limits")
+        if shape != self._shape:
+            ranges = await self._apply_ranges(server, plant, shape)
+            self._shape = shape
+            if ranges:
+                applied.append(f"ranges of {', '.join(ranges)}")
+        self._settings = new.model_copy(
+            update={"data_dir": old.data_dir, "trusted_clients_dir": old.trusted_clients_dir}
+        )
+        if applied:
+            log.info("opcua.reconfigured", applied=applied)
+
+    @staticmethod
+    async def _apply_ranges(
+        server: PlantOpcServer, plant: PlantAddressSpace, shape: PlantShape
+    ) -> list[str]:
+        changed: list[str] = []
+        for p in plant_points(shape):
+            node = plant.points.get(p.path)
+            if node is None or node.point.eu_range == p.eu_range or p.eu_range is None:
+                continue
+            node.point = p  # the write guard reads the range from here
+            lo, hi = p.eu_range
+            prop = ua.NodeId(f"{node.nodeid.Identifier}.EURange", node.nodeid.NamespaceIndex)
+            await server.write_attribute_value(
+                prop, ua.DataValue(ua.Variant(ua.Range(Low=lo, High=hi)))
+            )
+            changed.append(p.path)
+        return changed
+
+    def _session_limits(self, server: PlantOpcServer, s: OpcUaSettings) -> None:
+        iserver = server.iserver
+        # asyncua 2.1 keeps the session limit on the class (process-wide); one server
+        # per daemon process makes that the server's limit.
+        InternalSession.max_connections = s.max_sessions
+        iserver.max_connections = 2 * s.max_sessions + 10  # TCP, before activation
+        iserver.max_session_timeout_ms = s.session_timeout_s * 1000.0
+        iserver.max_subscriptions = 10 * s.max_sessions
+        server.max_connections_per_address = s.max_connections_per_address
+        if server.bserver is not None:
+            gate = server.bserver.gate  # type: ignore[attr-defined]
+            gate.max_total = iserver.max_connections
+            gate.per_address = s.max_connections_per_address
+        if self._users is not None:
+            self._users.max_sessions = s.max_sessions
+            self._users.reserved_write = s.reserved_write_sessions
+
     async def _build(self) -> PlantOpcServer:
         s = self._settings
         data_dir = s.data_dir
@@ -346,7 +464,16 @@ class ScadaServer:
         _, rejected = pki_dirs(data_dir)
         s.trusted_dir().mkdir(parents=True, exist_ok=True)
 
-        server = PlantOpcServer(user_manager=PlantUserManager(s.users, s.allow_anonymous))
+        users = PlantUserManager(
+            s.users,
+            s.allow_anonymous,
+            max_sessions=s.max_sessions,
+            reserved_write=s.reserved_write_sessions,
+            active_sessions=lambda: InternalSession._current_connections,
+        )
+        self._users = users
+        server = PlantOpcServer(user_manager=users)
+        server.handshake_s = HANDSHAKE_S
         server.iserver.bind_condition_methods = True  # ConditionRefresh for alarm clients
         server.iserver.history_manager.set_storage(PlantHistory(str(data_dir / "history.sqlite")))
         server.limits = TransportLimits(
@@ -356,18 +483,16 @@ class ScadaServer:
             max_message_size=MAX_MESSAGE_BYTES,
         )
         iserver = server.iserver
-        # asyncua 2.1 keeps the session limit on the class (process-wide); one server
-        # per daemon process makes that the server's limit.
-        InternalSession.max_connections = s.max_sessions
-        iserver.max_connections = 2 * s.max_sessions + 10  # TCP, before activation
+        self._session_limits(server, s)
         iserver.max_pending_activation_seconds = PENDING_ACTIVATION_S
-        iserver.max_session_timeout_ms = s.session_timeout_s * 1000.0
-        iserver.max_subscriptions = 10 * s.max_sessions
+        self._budgets = oplimits.AddressBudgets(s.node_operations_per_s_per_address)
+        oplimits.install(iserver, self._budgets)
         # asyncua turns a requested queue size of 0 into this cap and then queues every
         # change; OPC UA says 0 means 1 (latest value only). 1 bounds the memory and CPU
         # a subscription can claim; every value's history is in HistoryRead anyway.
         iserver.max_monitored_item_queue_size = MAX_QUEUE_PER_ITEM
         await server.init()
+        await oplimits.publish(server)
         server.set_endpoint(s.endpoint_url)
         server.set_server_name(s.server_name)
         server.product_uri = "urn:heat-recovery:controller"
@@ -426,3 +551,12 @@ class ScadaServer:
         ]
         await server.historize_node_data_change(historized, period=timedelta(days=s.history_days))
         return server
+
+
+def _cancel_leftovers(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel and finish what is still pending, so closing the loop reports nothing."""
+    left = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for t in left:
+        t.cancel()
+    if left:
+        loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
