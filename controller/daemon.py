@@ -14,7 +14,7 @@ import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -29,6 +29,9 @@ from controller.logs import audit_logger
 from controller.reload import SiteWatcher
 from controller.scan import ScanClock
 from controller.sitealarms import follow_limits, load_site_alarms
+
+if TYPE_CHECKING:
+    from controller.opcua.feed import ScadaFeed
 
 log = structlog.get_logger("controller")
 
@@ -92,6 +95,8 @@ class Daemon:
         self.watcher = SiteWatcher(site)
         self.clock = ScanClock(s.scan.period_s)
         self.extensions: list[Extension] = []
+        self.scada: ScadaFeed | None = None
+        """The OPC UA feed, when ``[opcua]`` is enabled (set by ``attach_scada``)."""
         self.last_output: CoreOutput | None = None
         self.last_image: ProcessImage | None = None
         self.cycle = CycleInfo()

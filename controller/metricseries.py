@@ -75,11 +75,18 @@ class CostMeter(Protocol):
 
 
 class Source(Protocol):
-    """What the collector reads: the metrics server, or a stand-in in tests."""
+    """What the collector reads: the metrics server, or a stand-in in tests.
 
-    snapshot: Snapshot | None
-    site_name: str
-    cost: CostMeter
+    Read-only members: the collector never writes them, so a source may hold a
+    more specific type (the server's own cost meter).
+    """
+
+    @property
+    def snapshot(self) -> Snapshot | None: ...
+    @property
+    def site_name(self) -> str: ...
+    @property
+    def cost(self) -> CostMeter: ...
 
     def health(self) -> Health: ...
 
@@ -150,8 +157,8 @@ class PlantCollector(Collector):
         v = snap.values
         t = _gauge("temperature_celsius", "Key temperatures, setpoints and limits, °C", ["signal"])
         for key in TEMPERATURES:
-            if v.get(key) is not None:
-                t.add_metric([key], float(v[key]))  # type: ignore[arg-type]
+            if (x := v.get(key)) is not None:
+                t.add_metric([key], float(x))
         yield t
         h = _gauge(
             "heat_kilowatts",
@@ -160,23 +167,23 @@ class PlantCollector(Collector):
             ["flow"],
         )
         for key in HEAT_FLOWS:
-            if v.get(key) is not None:
-                h.add_metric([key], float(v[key]))  # type: ignore[arg-type]
+            if (x := v.get(key)) is not None:
+                h.add_metric([key], float(x))
         yield h
         f = _gauge("flow_cubic_metres_per_hour", "Loop flows, m³/h", ["loop"])
         for key, loop in FLOWS.items():
-            if v.get(key) is not None:
-                f.add_metric([loop], float(v[key]))  # type: ignore[arg-type]
+            if (x := v.get(key)) is not None:
+                f.add_metric([loop], float(x))
         yield f
         a = _gauge("actuator_percent", "Bypass valve and dry-cooler fans, %", ["actuator", "kind"])
         for key, labels in ACTUATORS.items():
-            if v.get(key) is not None:
-                a.add_metric(list(labels), float(v[key]))  # type: ignore[arg-type]
+            if (x := v.get(key)) is not None:
+                a.add_metric(list(labels), float(x))
         yield a
         for key, (name, doc) in SINGLE.items():
-            if v.get(key) is not None:
+            if (x := v.get(key)) is not None:
                 g = _gauge(name, doc)
-                g.add_metric([], float(v[key]))  # type: ignore[arg-type]
+                g.add_metric([], float(x))
                 yield g
         lo = _gauge("loop_output", "Outputs of the control loops (status.loops)", ["loop"])
         for name, value in snap.loops.items():

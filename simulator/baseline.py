@@ -202,7 +202,6 @@ class BaselineStrategy:
     def fill_status(self, st: CoreStatus, view: PlantView, targets: Targets) -> None:
         dh_sp = self.dh_setpoint
         st.dh_setpoint = dh_sp if dh_sp is not None else st.dh_setpoint
-        st.hp_wanted = self.enable
         st.loops["valve"] = self.valve.output
         st.loops["fan"] = self.fans.speed
         st.loops["injection_speed"] = self.inj.speed

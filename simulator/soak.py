@@ -53,6 +53,7 @@ from controller.logs import configure_logging
 from controller.opcua.addressspace import NAMESPACE_URI
 from controller.opcua.feed import attach_scada
 from controller.opcua.passwords import hash_password
+from controller.opcua.uatyped import node_id
 from simulator.realtime import Window, bench_site, free_port, start_simulator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -194,7 +195,7 @@ class Chaos:
                     await client.connect()
                 stage = "read"
                 ns = await client.get_namespace_index(NAMESPACE_URI)
-                beat = client.get_node(ua.NodeId("Plant/Status/Heartbeat", ns))
+                beat = client.get_node(node_id("Plant/Status/Heartbeat", ns))
                 await beat.read_value()
                 self.n["reads_ok"] += 1
                 self.read_ms.append((time.perf_counter() - t0) * 1e3)
@@ -293,7 +294,7 @@ class Chaos:
             try:
                 await client.connect()
                 ns = await client.get_namespace_index(NAMESPACE_URI)
-                base = client.get_node(ua.NodeId("Plant/HeatPump/COP", ns))
+                base = client.get_node(node_id("Plant/HeatPump/COP", ns))
                 while not self.stop.is_set():
                     try:
                         await client.read_values([base] * nodes)

@@ -74,8 +74,11 @@ def _drop_operator(path: Path) -> None:
 
 
 def _reload(daemon: Daemon) -> None:
+    """Reload as the scan loop does: see the change, then read the file once it settled."""
     daemon.watcher.request()
-    daemon._maybe_reload(time.monotonic())
+    now = time.monotonic()
+    daemon._maybe_reload(now)
+    daemon._maybe_reload(now + daemon.watcher.settle_s + 0.1)
 
 
 async def test_reloaded_users_limits_and_values_are_applied(site: Path) -> None:
@@ -119,7 +122,8 @@ async def test_endpoint_changes_are_refused_by_name_and_nothing_is_applied(site:
     before = daemon.settings
     _edit(site, "opcua", "port", str(free_port()))
     _edit(site, "limits", "dh_supply_max", "80.0")
-    result = daemon.watcher.check()
+    assert daemon.watcher.check(now=0.0) is None  # changed: wait until it settles
+    result = daemon.watcher.check(now=daemon.watcher.settle_s + 0.1)
     assert result is not None and result.site is None
     assert result.error is not None and "opcua.port" in result.error
     assert "restart" in result.error

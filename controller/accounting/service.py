@@ -78,6 +78,14 @@ class AccountingService:
             closed = await asyncio.to_thread(self.acc.update, now_epoch, dt, inputs)
         else:
             closed = self.acc.update(now_epoch, dt, inputs)
+        for ev in self.acc.replacements:
+            log.warning(
+                "meter replacement applied",
+                at=ev.time,
+                new_start_kwh=ev.register_after,
+                old_final_kwh=ev.register_before,
+                note=ev.note,
+            )
         if closed:
             self.totals = self.acc.totals()
             for row in closed:

@@ -182,11 +182,7 @@ class RecoveryStrategy:
         st.injection_enabled = targets.injection_enabled
         st.setpoint_source = targets.setpoint_source
         st.demand_source = targets.demand_source
-        st.hp_wanted = self.hp.wanted
-        st.hp_limited_by_source = self.hp.cmd.limited_by_source
-        st.hx_ua = self.hx.ua
         st.hx_ua_ratio = self.hx.ratio
-        st.hx_approach_k = self.hx.approach_k
         loops = st.loops
         loops["fws_output"] = self.fws.loop.last_output
         loops["valve"] = self.fws.valve

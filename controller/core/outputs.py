@@ -38,13 +38,9 @@ class CoreStatus:
     fws_supply: float | None = None
     dh_supply: float | None = None
     it_heat_kw: float | None = None
-    hp_wanted: bool = False
-    hp_limited_by_source: bool = False
     interlocks: tuple[str, ...] = ()
     degraded_reasons: tuple[str, ...] = ()
-    hx_ua: float | None = None
     hx_ua_ratio: float | None = None
-    hx_approach_k: float | None = None
     loops: dict[str, float] = field(default_factory=dict)
 
 

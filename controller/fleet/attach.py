@@ -94,7 +94,6 @@ def attach_fleet(daemon: Daemon) -> EdgeNode | None:
     )
     edge.start()
     feed = FleetFeed(daemon, edge)
-    daemon.fleet = feed  # type: ignore[attr-defined]
     daemon.extensions.append(
         Extension(
             "fleet",

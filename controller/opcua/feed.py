@@ -12,9 +12,9 @@ over, so a slow or hostile client costs the scan cycle nothing but the hand-over
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from controller.core.setpointsource import SCADA_DEMAND, SCADA_INJECTION, SCADA_SETPOINT
@@ -26,12 +26,29 @@ from controller.opcua.points import PlantShape
 
 if TYPE_CHECKING:
     from controller.config.settings import SiteSettings
+    from controller.core.alarms import AlarmEvent, AlarmState
     from controller.core.core import CoreOutput
     from controller.core.image import ProcessImage
     from controller.daemon import Daemon
+    from controller.opcua.process import ScadaProcess
     from controller.opcua.server import ScadaServer
+    from controller.opcua.settings import OpcUaSettings
 
 GOOD, BAD = Quality.GOOD, Quality.BAD
+
+
+class ScadaLink(Protocol):
+    """What the feed calls on the server, in a thread (ScadaServer) or a child process."""
+
+    def publish(self, snapshot: Mapping[str, Reading]) -> None: ...
+    def alarm_update(
+        self, events: Sequence[AlarmEvent], active: Sequence[AlarmState], now_epoch: float
+    ) -> None: ...
+    def reconfigure(self, settings: OpcUaSettings, shape: PlantShape) -> None: ...
+    def take_setpoints(self) -> dict[str, SetpointWrite]: ...
+    def take_acknowledgements(self) -> list[tuple[str, str]]: ...
+
+
 ALARM_REFRESH_S = 10.0
 
 _SCADA_KEYS = {
@@ -42,7 +59,7 @@ _SCADA_KEYS = {
 
 
 class ScadaFeed:
-    def __init__(self, settings: SiteSettings, server: ScadaServer) -> None:
+    def __init__(self, settings: SiteSettings, server: ScadaLink) -> None:
         self.settings = settings
         self.server = server
         self.shape = PlantShape.from_site(settings)
@@ -214,7 +231,9 @@ class ScadaFeed:
         daemon.pending_acks.extend(self.server.take_acknowledgements())
 
 
-def attach_scada(daemon: Daemon, factory: Callable[..., ScadaServer] | None = None) -> ScadaServer:
+def attach_scada(
+    daemon: Daemon, factory: Callable[..., ScadaServer | ScadaProcess] | None = None
+) -> ScadaServer | ScadaProcess:
     """Start the SCADA server for the daemon and hook it into every scan cycle."""
     s = daemon.settings
     shape = PlantShape.from_site(s)
