@@ -27,7 +27,14 @@ from controller.config.tomlfile import (
     read_toml,
     validate_data,
 )
-from controller.core.alarms import AlarmCatalogue, AlarmDef, AlarmEngine
+from controller.core.alarms import (
+    AlarmCatalogue,
+    AlarmDef,
+    AlarmEngine,
+    AlarmKind,
+    Category,
+    Priority,
+)
 from controller.core.core import ControlCore
 
 __all__ = ["follow_limits", "load_site_alarms", "revert_values"]
@@ -101,14 +108,14 @@ def _comms_alarm(device: str, cdus: list[str]) -> AlarmDef:
         action = f"Check {label} and its network link"
     return AlarmDef(
         id=f"COMMS_{label}",
-        kind="flag",
+        kind=AlarmKind.FLAG,
         source=f"comms.{device}",
         on_delay_s=5.0,
         off_delay_s=30.0,
-        priority="low" if device in cdus else "medium",
+        priority=Priority.LOW if device in cdus else Priority.MEDIUM,
         message=message,
         action=action,
-        category="comms",
+        category=Category.COMMS,
     )
 
 

@@ -21,10 +21,10 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from controller.accounting.cli import DEFAULT_SITE
 from controller.accounting.ledger import Ledger, LedgerError
 from controller.accounting.meter import RegisterEvent
 from controller.accounting.rows import MeterEvent
+from controller.config.sitefolder import add_site_argument, site_folder
 
 FUTURE_TOLERANCE_S = 60.0
 """Clocks of the operator's machine and the gateway may differ this much."""
@@ -93,7 +93,7 @@ def _run(args: argparse.Namespace) -> int:
     from controller.config.tomlfile import ConfigError
 
     try:
-        cfg = load_report_config(args.config)
+        cfg = load_report_config(site_folder(args.site).site_file)
     except ConfigError as exc:
         print(exc.render(), file=sys.stderr)
         return 2
@@ -101,7 +101,7 @@ def _run(args: argparse.Namespace) -> int:
     if not path.is_file():
         print(
             f"meter-replaced: no ledger at {path}: give the site file the daemon runs "
-            "with (--config) or the ledger (--ledger)",
+            "with (--site) or the ledger (--ledger)",
             file=sys.stderr,
         )
         return 2
@@ -131,7 +131,7 @@ def register_meter_replaced(sub: argparse._SubParsersAction[argparse.ArgumentPar
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--config", type=Path, default=DEFAULT_SITE, help="site file")
+    add_site_argument(p, "--config")
     p.add_argument("--ledger", type=Path, help="ledger file (default: [accounting] ledger_path)")
     p.add_argument(
         "--at",

@@ -527,7 +527,7 @@ def _sized_points(s: SiteSettings) -> list[tuple[str, str, float, tuple[str, ...
     reading whose size follows from the nameplate."""
     p, r = s.plant, s.roles
     cap, m = p.hp_capacity_kw, FULL_LOAD_MARGIN
-    rows = [
+    rows: list[tuple[str, str, float, tuple[str, ...], str]] = [
         (r.heatpump, "heat_output", m * cap, ("plant", "hp_capacity_kw"), f"{m:g} x capacity"),
         (r.heatpump, "electric_power", cap / 2, ("plant", "hp_capacity_kw"), "capacity / COP 2"),
         (
