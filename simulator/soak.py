@@ -51,7 +51,7 @@ from controller.daemon import Daemon, Extension
 from controller.incidents import INCIDENTS
 from controller.logs import configure_logging
 from controller.opcua.addressspace import NAMESPACE_URI
-from controller.opcua.feed import attach_scada
+from controller.opcua.feed import attach_scada_background
 from controller.opcua.passwords import hash_password
 from simulator.realtime import Window, bench_site, free_port, start_simulator
 
@@ -335,7 +335,7 @@ class Run:
         self.daemon = Daemon(loaded)
         self.mark = FirstRegister(f"{loaded.settings.roles.heatmeter}.energy")
         self.daemon.extensions.append(Extension("soak-register", on_cycle=self.mark.on_cycle))
-        attach_scada(self.daemon)
+        attach_scada_background(self.daemon)  # as `heatrecovery run`: beside the scan
         self.started = time.time()  # serving from here
         self.task = asyncio.create_task(self.daemon.run())
         self.window = Window(self.daemon)
