@@ -26,7 +26,7 @@ from controller.core.image import ProcessImage
 from controller.fieldbus.bus import FieldBus
 from controller.fieldbus.writer import CommandError, CommandWriter
 from controller.logs import audit_logger
-from controller.reload import SiteWatcher
+from controller.reload import ReloadResult, SiteWatcher
 from controller.scan import ScanClock
 
 log = structlog.get_logger("controller")
@@ -98,6 +98,7 @@ class Daemon:
         self.stopped_cleanly = False
         self.audit = audit_logger(source="site file")
         self._next_reload_check = 0.0
+        self._reload_job: asyncio.Future[tuple[ReloadResult | None, bool]] | None = None
         self.pending_acks: list[tuple[str, str]] = []
         if s.accounting.enabled:
             self._add_accounting()
@@ -206,15 +207,44 @@ class Daemon:
         return out
 
     def _maybe_reload(self, mono: float) -> None:
+        """Apply a reload prepared off the loop; start preparing the next one when due.
+
+        Reading and checking the site file and the register map (tens of ms of
+        parsing and validation, more on a loaded box) runs in a worker thread, never
+        inside a scan cycle; the prepared result is applied here, in the cycle after
+        it is ready, before the control core steps, all or nothing as before.
+        """
+        job = self._reload_job
+        if job is not None:
+            if not job.done():
+                return
+            self._reload_job = None
+            try:
+                result, was_waiting = job.result()
+            except Exception as exc:  # belt and braces: a reload never stops the scan
+                log.exception("site file reload failed; keeping the running settings")
+                self.audit.error(
+                    "site file not applied", reason=repr(exc), file=str(self.site.path)
+                )
+                self._next_reload_check = mono + RELOAD_CHECK_S
+                return
+            self._apply_reload(result, was_waiting, mono)
+            return
         if mono < self._next_reload_check and not self.watcher.requested:
             return
+        self._reload_job = asyncio.ensure_future(asyncio.to_thread(self._check_reload, mono))
+
+    def _check_reload(self, mono: float) -> tuple[ReloadResult | None, bool]:
+        """In a worker thread: the watcher's look at the files (and the load, if due)."""
         waiting = self.watcher.waiting
-        try:
-            result = self.watcher.check(mono)
-        except Exception as exc:  # belt and braces: a reload never stops the scan
-            log.exception("site file reload failed; keeping the running settings")
-            self.audit.error("site file not applied", reason=repr(exc), file=str(self.site.path))
-            return
+        return self.watcher.check(mono), waiting
+
+    def reload_now(self, mono: float) -> None:
+        """Check the site file and apply what it gives, here and now (tests, tools)."""
+        waiting = self.watcher.waiting
+        self._apply_reload(self.watcher.check(mono), waiting, mono)
+
+    def _apply_reload(self, result: ReloadResult | None, waiting: bool, mono: float) -> None:
         # While a changed file settles, look again soon rather than in RELOAD_CHECK_S.
         settle = self.watcher.settle_s
         self._next_reload_check = mono + (settle if self.watcher.waiting else RELOAD_CHECK_S)
@@ -266,6 +296,9 @@ class Daemon:
     async def shutdown(self) -> None:
         """Leave the plant in its hand-over state: every output at its revert value."""
         log.info("controller stopping: writing revert values")
+        if self._reload_job is not None:  # a reload still being read is not applied
+            self._reload_job.cancel()
+            self._reload_job = None
         try:
             await self.bus.idle()
             report = await self.writer.revert_all()
