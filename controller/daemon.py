@@ -32,6 +32,10 @@ from controller.scan import ScanClock
 log = structlog.get_logger("controller")
 
 RELOAD_CHECK_S = 2.0
+REVERT_BUDGET_S = 5.0
+"""How long a stop waits for the revert writes (and for writes still running from
+the last cycle): long enough for every point over a slow link, short enough that a
+dead link cannot hold the stop (systemd's stop timeout is 90 s)."""
 OVERRUN_ALARM_COUNT = 3
 
 
@@ -301,17 +305,22 @@ class Daemon:
             self._reload_job = None
         try:
             await self.bus.idle()
-            report = await self.writer.revert_all()
+            # The last cycle's writes may still be running (they ran out of the cycle's
+            # write budget); reverting now would find the link busy and skip it.
+            await self.writer.idle(REVERT_BUDGET_S)
+            report = await self.writer.revert_all(budget_s=REVERT_BUDGET_S)
             left = report.not_written()
+            unconfirmed = sorted(f"{o.device}.{o.point}" for o in report.written if o.reason)
+            fields = {
+                "written": len(report.written),
+                "already_at_revert": len(report.already),
+                "unconfirmed": unconfirmed,
+                "unreverted": sorted(left),
+            }
             if left:
-                log.error(
-                    "revert values not written",
-                    written=len(report.written),
-                    unreverted=sorted(left),
-                    reasons=left,
-                )
+                log.error("revert values not written", **fields, reasons=left)
             else:
-                log.info("revert values written", written=len(report.written), unreverted=[])
+                log.info("revert values written", **fields)
         except Exception:
             log.exception("revert on shutdown failed")
         for ext in self.extensions:
