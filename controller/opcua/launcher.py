@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import socket
 import threading
 import time
@@ -166,6 +167,10 @@ class ScadaLauncher:
             )
             if self._on_up is not None:
                 self._on_up(server)
+            # What the start left in this process (the whole address space, in the
+            # thread variant) is long-lived: keep it out of full collections, as the
+            # daemon does with its own start-up (``daemon.settle_heap``). O(1).
+            gc.freeze()
             delay = self.backoff_initial_s
             # Polled: a dead child or thread has no event to await.
             while server.running and not self._closing.is_set():  # noqa: ASYNC110
