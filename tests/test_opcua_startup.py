@@ -34,8 +34,8 @@ from controller.opcua.server import ScadaServer
 from controller.runtime import RunOptions, StartupError, serve
 from simulator.modbus_server import PlantModbusServer
 
-PERIOD_S = 1.0
-SLOW_START_S = 2.5
+PERIOD_S = 0.5
+SLOW_START_S = 1.5
 
 
 def opcua_site(tmp: Path, plant_port: int, opcua_port: int, isolation: str) -> Path:
