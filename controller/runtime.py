@@ -104,7 +104,7 @@ def attach_opcua(daemon: Daemon) -> list[tuple[str, str]]:
         raise StartupError(f"OPC UA on {opc.host}:{opc.port}: {exc.strerror or exc}") from exc
     attach_scada_background(daemon)
     security = "None and Basic256Sha256" if opc.allow_none_security else "Basic256Sha256"
-    return [("OPC UA", f"{opc.endpoint_url}  (security {security}, starting beside the scan)")]
+    return [("OPC UA", f"{opc.endpoint_url}  (security {security})")]
 
 
 async def serve(site: LoadedSite, opts: RunOptions, console: Console | None = None) -> Daemon:
