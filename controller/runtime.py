@@ -23,7 +23,8 @@ from controller.daemon import Daemon
 from controller.fleet.attach import attach_fleet
 from controller.logs import configure_logging
 from controller.metrics import MetricsServer, attach_metrics
-from controller.opcua.feed import attach_scada
+from controller.opcua.feed import attach_scada_background
+from controller.opcua.launcher import check_port_free
 from controller.statusview import RecentEvents, StatusView
 from controller.systemd import attach_systemd
 
@@ -90,16 +91,21 @@ def controller_endpoints(
 
 
 def attach_opcua(daemon: Daemon) -> list[tuple[str, str]]:
-    """The utility's OPC UA server, when the site file enables ``[opcua]``."""
+    """The utility's OPC UA server, when the site file enables ``[opcua]``.
+
+    The scan cycle does not wait for it (``controller.opcua.launcher``): only a port
+    that cannot be bound is refused here, at once, as a start-up error.
+    """
     opc = daemon.settings.opcua
     if not opc.enabled or getattr(daemon, "scada", None) is not None:
         return []
     try:
-        server = attach_scada(daemon)
+        check_port_free(opc.host, opc.port)
     except OSError as exc:
         raise StartupError(f"OPC UA on {opc.host}:{opc.port}: {exc.strerror or exc}") from exc
+    attach_scada_background(daemon)
     security = "None and Basic256Sha256" if opc.allow_none_security else "Basic256Sha256"
-    return [("OPC UA", f"{server.endpoint_url}  (security {security})")]
+    return [("OPC UA", f"{opc.endpoint_url}  (security {security})")]
 
 
 async def serve(site: LoadedSite, opts: RunOptions, console: Console | None = None) -> Daemon:

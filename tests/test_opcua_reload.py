@@ -74,11 +74,11 @@ def _drop_operator(path: Path) -> None:
 
 
 def _reload(daemon: Daemon) -> None:
-    """Reload as the scan loop does: see the change, then read the file once it settled."""
+    """As SIGHUP: the file is looked at once (seen changed) and read once stable."""
+    daemon.watcher.settle_s = 0.0
     daemon.watcher.request()
-    now = time.monotonic()
-    daemon._maybe_reload(now)
-    daemon._maybe_reload(now + daemon.watcher.settle_s + 0.1)
+    daemon.reload_now(time.monotonic())
+    daemon.reload_now(time.monotonic())
 
 
 async def test_reloaded_users_limits_and_values_are_applied(site: Path) -> None:
@@ -122,8 +122,9 @@ async def test_endpoint_changes_are_refused_by_name_and_nothing_is_applied(site:
     before = daemon.settings
     _edit(site, "opcua", "port", str(free_port()))
     _edit(site, "limits", "dh_supply_max", "80.0")
-    assert daemon.watcher.check(now=0.0) is None  # changed: wait until it settles
-    result = daemon.watcher.check(now=daemon.watcher.settle_s + 0.1)
+    daemon.watcher.settle_s = 0.0
+    assert daemon.watcher.check(now=1.0) is None  # seen changing
+    result = daemon.watcher.check(now=2.0)
     assert result is not None and result.site is None
     assert result.error is not None and "opcua.port" in result.error
     assert "restart" in result.error

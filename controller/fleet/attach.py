@@ -39,7 +39,7 @@ GOOD = Quality.GOOD
 class FleetFeed:
     def __init__(self, daemon: Daemon, edge: EdgeNode) -> None:
         self.edge = edge
-        self.feed = ScadaFeed(daemon.settings, None)  # type: ignore[arg-type]  # snapshot only
+        self.feed = ScadaFeed(daemon.settings, None)  # snapshot only
         self.setpoints: dict[str, SetpointWrite] = {}
         self.timeout_s = daemon.settings.setpoints.scada_timeout_s
 

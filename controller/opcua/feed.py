@@ -21,6 +21,7 @@ from controller.core.setpointsource import SCADA_DEMAND, SCADA_INJECTION, SCADA_
 from controller.daemon import Extension
 from controller.fieldbus.signals import Quality
 from controller.opcua import create_scada_server
+from controller.opcua.launcher import BACKOFF_INITIAL_S, ScadaLauncher
 from controller.opcua.model import Reading, SetpointWrite
 from controller.opcua.points import PlantShape
 
@@ -59,9 +60,10 @@ _SCADA_KEYS = {
 
 
 class ScadaFeed:
-    def __init__(self, settings: SiteSettings, server: ScadaLink) -> None:
+    def __init__(self, settings: SiteSettings, server: ScadaLink | None) -> None:
         self.settings = settings
         self.server = server
+        """None while the server is not up (it starts beside the scan cycle)."""
         self.shape = PlantShape.from_site(settings)
         r = settings.roles
         plc, hp, dc, hm, ut = r.plc, r.heatpump, r.drycooler, r.heatmeter, r.utility
@@ -194,7 +196,8 @@ class ScadaFeed:
     # ----------------------------------------------------------------- from the server
     def image_extra(self, now: float) -> dict[str, float | None]:
         """The utility's setpoints for the next cycle, while they are fresh."""
-        self.setpoints.update(self.server.take_setpoints())
+        if self.server is not None:
+            self.setpoints.update(self.server.take_setpoints())
         timeout = self.settings.setpoints.scada_timeout_s
         out: dict[str, float | None] = {}
         for name, key in _SCADA_KEYS.items():
@@ -212,10 +215,14 @@ class ScadaFeed:
         """
         s = daemon.settings
         self.settings = s
-        self.server.reconfigure(s.opcua, PlantShape.from_site(s))
+        if self.server is not None:  # a server started later is made from these settings
+            self.server.reconfigure(s.opcua, PlantShape.from_site(s))
 
     # ----------------------------------------------------------------- each cycle
     def cycle(self, daemon: Daemon, image: ProcessImage, out: CoreOutput) -> None:
+        server = self.server
+        if server is None:
+            return
         now = time.time()
         acc = getattr(daemon, "accounting", None)
         extra = {
@@ -223,28 +230,38 @@ class ScadaFeed:
             "cycle_ms": daemon.cycle.duration_s * 1000.0,
             "energy": acc.totals if acc is not None else None,
         }
-        self.server.publish(self.snapshot(image, out, now, extra))
+        server.publish(self.snapshot(image, out, now, extra))
         engine = daemon.core.alarm_engine
         if out.alarm_events or now >= self._next_alarm_refresh:
-            self.server.alarm_update(out.alarm_events, engine.active(), now)
+            server.alarm_update(out.alarm_events, engine.active(), now)
             self._next_alarm_refresh = now + ALARM_REFRESH_S
-        daemon.pending_acks.extend(self.server.take_acknowledgements())
+        daemon.pending_acks.extend(server.take_acknowledgements())
 
 
-def attach_scada(
-    daemon: Daemon, factory: Callable[..., ScadaServer | ScadaProcess] | None = None
+def _make_server(
+    daemon: Daemon, factory: Callable[..., ScadaServer | ScadaProcess] | None
 ) -> ScadaServer | ScadaProcess:
-    """Start the SCADA server for the daemon and hook it into every scan cycle."""
+    """A server (not started) for the daemon's current settings."""
     s = daemon.settings
-    shape = PlantShape.from_site(s)
     opc = s.opcua
     # Certificates and history live next to the site file unless given absolutely.
     resolved = {"data_dir": daemon.site.resolve(str(opc.data_dir))}
     if opc.trusted_clients_dir is not None:
         resolved["trusted_clients_dir"] = daemon.site.resolve(str(opc.trusted_clients_dir))
-    server = (factory or create_scada_server)(opc.model_copy(update=resolved), shape)
+    return (factory or create_scada_server)(
+        opc.model_copy(update=resolved), PlantShape.from_site(s)
+    )
+
+
+def attach_scada(
+    daemon: Daemon, factory: Callable[..., ScadaServer | ScadaProcess] | None = None
+) -> ScadaServer | ScadaProcess:
+    """Start the SCADA server for the daemon (waiting until it listens) and hook it
+    into every scan cycle. For benchmarks and tests that need it up before the scan;
+    the controller itself uses ``attach_scada_background``."""
+    server = _make_server(daemon, factory)
     server.start()
-    feed = ScadaFeed(s, server)
+    feed = ScadaFeed(daemon.settings, server)
     daemon.scada = feed
     daemon.extensions.append(
         Extension(
@@ -256,3 +273,48 @@ def attach_scada(
         )
     )
     return server
+
+
+def attach_scada_background(
+    daemon: Daemon,
+    factory: Callable[..., ScadaServer | ScadaProcess] | None = None,
+    *,
+    backoff_initial_s: float = BACKOFF_INITIAL_S,
+) -> ScadaLauncher:
+    """Hook the SCADA feed into the scan cycle and bring the server up beside it.
+
+    The scan does not wait for the server (``controller.opcua.launcher`` says why):
+    until it is up the feed hands nothing over and no write or acknowledgement
+    can arrive; once up it gets the current values and active alarms at once.
+    Call from the running event loop.
+    """
+    feed = ScadaFeed(daemon.settings, None)
+
+    def up(server: Any) -> None:
+        feed.server = server
+        feed._next_alarm_refresh = 0.0  # the new server learns the active alarms now
+
+    launcher = ScadaLauncher(
+        lambda: _make_server(daemon, factory),
+        endpoint=daemon.settings.opcua.endpoint_url,
+        bind=(daemon.settings.opcua.host, daemon.settings.opcua.port),
+        on_up=up,
+        backoff_initial_s=backoff_initial_s,
+    )
+
+    async def stop(d: Daemon) -> None:
+        feed.server = None
+        await launcher.close()
+
+    daemon.scada = feed
+    daemon.extensions.append(
+        Extension(
+            "opcua",
+            on_cycle=lambda d, img, out: feed.cycle(d, img, out) if launcher.up else None,
+            on_stop=stop,
+            image_extra=lambda d: feed.image_extra(time.time()),
+            on_reload=feed.reload,
+        )
+    )
+    launcher.begin()
+    return launcher
