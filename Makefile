@@ -1,6 +1,6 @@
 # Two commands do all set-up on a fresh machine with Python 3.11+ and make:
 #   make demo   runs the plant: simulator + controller on localhost, live status view
-#   make test   runs lint, format check and the test suite
+#   make test   runs lint, format check, the type checker (mypy) and the test suite
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -23,6 +23,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/pytest -q
 
 format: $(STAMP)
@@ -69,4 +70,4 @@ compose-check: $(STAMP)
 	@echo "docker-compose.yml: valid (default, monitoring and fleet profiles)"
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

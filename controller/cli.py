@@ -27,6 +27,7 @@ BUILTIN_COMMANDS: tuple[str, ...] = (
     "controller.runcli:register_run",
     "controller.runcli:register_check",
     "controller.accounting.cli:register_report",
+    "controller.accounting.replacecli:register_meter_replaced",
 )
 
 

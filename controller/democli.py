@@ -28,10 +28,9 @@ import sys
 import time
 from pathlib import Path
 
+from controller.config.sitefolder import add_site_argument, site_folder
 from controller.config.tomlfile import ConfigError
 
-DEFAULT_SITE = Path("config/site.toml")
-DEFAULT_PLANT = Path("config/plant.toml")
 METRICS = ("127.0.0.1", 9464)
 OPCUA = ("127.0.0.1", 4840)
 LOG_DIR = Path("var/log")
@@ -73,7 +72,7 @@ def _die_with_parent() -> None:
 
 
 def start_simulator(
-    plant: Path, host: str, port: int, speed: float, scenario: str, log_path: Path
+    site: Path, host: str, port: int, speed: float, scenario: str, log_path: Path
 ) -> subprocess.Popen[bytes]:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     out = log_path.open("ab")
@@ -82,8 +81,8 @@ def start_simulator(
         "-m",
         "controller.cli",
         "simulator",
-        "--config",
-        str(plant),
+        "--site",
+        str(site),
         "--host",
         host,
         "--port",
@@ -153,7 +152,8 @@ def _demo(args: argparse.Namespace) -> int:
     opcua_env, users = demo_opcua_env()
     os.environ.update(opcua_env)
     try:
-        site = load_site(args.config)
+        folder = site_folder(args.site)
+        site = load_site(folder.site_file)
     except ConfigError as exc:
         print(exc.render(), file=sys.stderr)
         return 2
@@ -176,7 +176,7 @@ def _demo(args: argparse.Namespace) -> int:
             return 1
     sim_log = LOG_DIR / "simulator.log"
     console.print(f"starting the simulated plant ({args.scenario}, {args.speed:g}x) ...")
-    sim = start_simulator(args.plant, mb_host, mb_port, args.speed, args.scenario, sim_log)
+    sim = start_simulator(folder.root, mb_host, mb_port, args.speed, args.scenario, sim_log)
     try:
         if not wait_listening(mb_host, mb_port, sim, 20.0):
             tail = sim_log.read_text(errors="replace").splitlines()[-10:]
@@ -227,12 +227,7 @@ def register_demo(sub: argparse._SubParsersAction) -> None:
         description="Starts `heatrecovery simulator` as a child process and the controller "
         "with metrics on http://127.0.0.1:9464 and the live status view. Ctrl-C stops both.",
     )
-    p.add_argument(
-        "--config", type=Path, default=DEFAULT_SITE, help="site file (default %(default)s)"
-    )
-    p.add_argument(
-        "--plant", type=Path, default=DEFAULT_PLANT, help="plant file (default %(default)s)"
-    )
+    add_site_argument(p, "--config")
     p.add_argument("--scenario", default="winter-steady", help="simulator scenario")
     p.add_argument(
         "--speed",

@@ -69,8 +69,9 @@ def configure_logging(
         json = not (hasattr(out, "isatty") and out.isatty())
     threshold = _level_number(level)
     name = getattr(out, "name", None)
-    is_file = isinstance(name, str) and not name.startswith("<")  # not <stdout>
-    current = (json, threshold, os.path.abspath(name) if is_file else None)
+    # A file's path, not <stdout> or <stderr>.
+    path = name if isinstance(name, str) and not name.startswith("<") else None
+    current = (json, threshold, os.path.abspath(path) if path is not None else None)
 
     # Applied to stdlib records (asyncua, pymodbus) before the shared renderer; our
     # own events get the same fields from the structlog chain below.

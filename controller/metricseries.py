@@ -43,11 +43,18 @@ class CostMeter(Protocol):
 
 
 class Source(Protocol):
-    """What the collector reads: the metrics server, or a stand-in in tests."""
+    """What the collector reads: the metrics server, or a stand-in in tests.
 
-    snapshot: Snapshot | None
-    site_name: str
-    cost: CostMeter
+    Read-only members: the collector never writes them, so a source may hold a
+    more specific type (the server's own cost meter).
+    """
+
+    @property
+    def snapshot(self) -> Snapshot | None: ...
+    @property
+    def site_name(self) -> str: ...
+    @property
+    def cost(self) -> CostMeter: ...
 
     def health(self) -> Health: ...
 

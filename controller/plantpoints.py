@@ -127,9 +127,9 @@ class PlantShape:
     pumps: tuple[str, ...] = ("P1A", "P1B", "P2A", "P2B")
     tank_layers: int = 10
     supply_temp_limits: tuple[float, float] = (50.0, 90.0)
-    demand_max_kw: float = 5000.0
+    demand_max_kw: float = 4800.0
     hp_capacity_kw: float = 1200.0
-    it_liquid_kw: float = 884.0
+    it_kw: float = 1040.0
     tank_volume_m3: float = 100.0
     fws_flow_m3h: float = 100.0
     dh_flow_m3h: float = 45.0
@@ -143,9 +143,9 @@ class PlantShape:
             pumps=tuple(p.upper() for p in (*s.pumps.fws.pumps, *s.pumps.dh.pumps)),
             tank_layers=s.plant.tank_sensors,
             supply_temp_limits=(s.limits.dh_supply_min, s.limits.dh_supply_max),
-            demand_max_kw=s.limits.dh_demand_max_kw,
+            demand_max_kw=s.dh_demand_max_kw,
             hp_capacity_kw=s.plant.hp_capacity_kw,
-            it_liquid_kw=s.plant.it_liquid_kw,
+            it_kw=s.plant.it_kw,
             tank_volume_m3=s.plant.tank_volume_m3,
             fws_flow_m3h=s.plant.fws_pump_nominal_m3h,
             dh_flow_m3h=s.plant.dh_pump_nominal_m3h,

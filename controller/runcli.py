@@ -7,37 +7,36 @@ import asyncio
 import sys
 from pathlib import Path
 
+from controller.config.sitefolder import add_site_argument, site_folder
 from controller.config.tomlfile import ConfigError
-
-DEFAULT_SITE = Path("config/site.toml")
 
 
 def _check(args: argparse.Namespace) -> int:
     from controller.config.settings import load_site
-    from controller.core.alarms import load_alarm_catalogue
     from controller.core.core import ControlCore
+    from controller.sitealarms import load_site_alarms, revert_values
 
+    path = args.file or args.site
     try:
-        site = load_site(args.file)
-        defs = load_alarm_catalogue(site.resolve(site.settings.alarms_file)).alarm
-        reverts = {
-            f"{d}.{p.name}": float(p.revert)
-            for d in site.regmap.devices
-            for p in site.regmap.points_of(d)
-            if p.revert is not None
-        }
-        ControlCore(site.settings, reverts, defs)  # catches alarm sources the core lacks
+        site = load_site(site_folder(path).site_file)
+        defs = load_site_alarms(site)
+        ControlCore(site.settings, revert_values(site.regmap), defs)
     except ConfigError as exc:
         print(exc.render(), file=sys.stderr)
         return 2
     except ValueError as exc:
-        print(f"{args.file}: {exc}", file=sys.stderr)
+        print(f"{path}: {exc}", file=sys.stderr)
         return 2
     s = site.settings
-    print(f"{args.file}: OK")
+    print(f"{site.path}: OK")
     print(f"  site: {s.site.name}")
     print(f"  register map: {site.resolve(s.register_map)} ({len(site.regmap.devices)} devices)")
-    print(f"  alarms: {len(defs)} from {site.resolve(s.alarms_file)}")
+    print(f"  alarms: {len(defs)} from {site.resolve(s.alarms_file)} and the nameplate")
+    p = s.plant
+    print(
+        f"  nameplate: {p.racks} rack(s) x {p.rack_power_kw:g} kW, {len(p.cdus)} CDU(s), "
+        f"heat pump {p.hp_capacity_kw:g} kW, tank {p.tank_volume_m3:g} m3"
+    )
     links = ", ".join(
         f"{link.name} {link.endpoint} ({len(link.devices)} devices)" for link in s.fieldbus.links
     )
@@ -69,7 +68,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     _, stream = setup_logging(opts)
     try:
-        site = load_site(args.config)
+        site = load_site(site_folder(args.site).site_file)
     except ConfigError as exc:
         print(exc.render(), file=sys.stderr)
         return 2
@@ -86,9 +85,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def register_run(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run the controller daemon")
-    p.add_argument(
-        "--config", type=Path, default=DEFAULT_SITE, help="site file (default %(default)s)"
-    )
+    add_site_argument(p, "--config")
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument(
@@ -120,5 +117,8 @@ def register_run(sub: argparse._SubParsersAction) -> None:
 
 def register_check(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("check-config", help="validate a site file without touching the plant")
-    p.add_argument("file", type=Path, help="site file, e.g. config/site.toml")
+    p.add_argument(
+        "file", type=Path, nargs="?", default=None, help="site folder or file (same as --site)"
+    )
+    add_site_argument(p)
     p.set_defaults(func=_check)

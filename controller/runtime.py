@@ -18,11 +18,13 @@ import structlog
 from rich.console import Console
 
 from controller.config.settings import LoadedSite
+from controller.config.tomlfile import ConfigError
 from controller.daemon import Daemon
 from controller.fleet.attach import attach_fleet
 from controller.logs import configure_logging
 from controller.metrics import MetricsServer, attach_metrics
-from controller.opcua.feed import attach_scada
+from controller.opcua.feed import attach_scada_background
+from controller.opcua.launcher import check_port_free
 from controller.statusview import RecentEvents, StatusView
 from controller.systemd import attach_systemd
 
@@ -89,16 +91,21 @@ def controller_endpoints(
 
 
 def attach_opcua(daemon: Daemon) -> list[tuple[str, str]]:
-    """The utility's OPC UA server, when the site file enables ``[opcua]``."""
+    """The utility's OPC UA server, when the site file enables ``[opcua]``.
+
+    The scan cycle does not wait for it (``controller.opcua.launcher``): only a port
+    that cannot be bound is refused here, at once, as a start-up error.
+    """
     opc = daemon.settings.opcua
     if not opc.enabled or daemon.extension("opcua") is not None:
         return []
     try:
-        server = attach_scada(daemon)
+        check_port_free(opc.host, opc.port)
     except OSError as exc:
         raise StartupError(f"OPC UA on {opc.host}:{opc.port}: {exc.strerror or exc}") from exc
+    attach_scada_background(daemon)
     security = "None and Basic256Sha256" if opc.allow_none_security else "Basic256Sha256"
-    return [("OPC UA", f"{server.endpoint_url}  (security {security})")]
+    return [("OPC UA", f"{opc.endpoint_url}  (security {security})")]
 
 
 async def serve(site: LoadedSite, opts: RunOptions, console: Console | None = None) -> Daemon:
@@ -108,7 +115,10 @@ async def serve(site: LoadedSite, opts: RunOptions, console: Console | None = No
         recent = next(
             (h for h in logging.getLogger().handlers if isinstance(h, RecentEvents)), None
         )
-    daemon = Daemon(site, duration_s=opts.duration_s)
+    try:
+        daemon = Daemon(site, duration_s=opts.duration_s)
+    except ConfigError as exc:  # the alarm catalogue, read with the site
+        raise StartupError(exc.render()) from None
     metrics = None
     ms = site.settings.metrics
     if opts.metrics is None and ms.enabled:

@@ -153,10 +153,6 @@ def _sized(nominal: Callable[[PlantShape], float], step: float = 100.0) -> Sizer
     return lambda shape: (0.0, top(nominal(shape), step))
 
 
-def _it_kw(shape: PlantShape) -> float:
-    return shape.it_liquid_kw / 0.85
-
-
 def _pct(x: float | None) -> float | None:
     return None if x is None else 100.0 * x
 
@@ -200,7 +196,7 @@ SIGNALS: tuple[Signal, ...] = (
     _S("cdu_fws_flow", "Facility water flow through the CDU", f"CDUs/{CDU}/FwsFlow",
        unit="MQH", field=F("cdu", "fws_flow"), eu_range=_sized(lambda p: p.fws_flow_m3h, 10.0)),
     _S("cdu_it_load", "Electrical power of the racks served", f"CDUs/{CDU}/ItLoad",
-       unit="KWT", field=F("cdu", "it_load"), eu_range=_sized(lambda p: _it_kw(p) / p.cdus)),
+       unit="KWT", field=F("cdu", "it_load"), eu_range=_sized(lambda p: p.it_kw / p.cdus)),
     _S("cdu_status", "CDU state", f"CDUs/{CDU}/Status", Kind.MULTI_STATE,
        states=("Stopped", "Running", "Warning", "Fault"), field=F("cdu", "status")),
     _S("fws_supply", "Facility water supply to the CDUs, the IT-cooling controlled variable",
@@ -297,7 +293,7 @@ SIGNALS: tuple[Signal, ...] = (
        field=F("drycooler", "fan_speed_fb"), status=True,
        metric=MetricRef(_ACT, ("drycooler_fan", "feedback"))),
     _S("dumped", "Heat rejected to ambient", "DryCoolers/HeatRejected", unit="KWT",
-       field=F("drycooler", "heat_rejected"), eu_range=_sized(_it_kw), status=True,
+       field=F("drycooler", "heat_rejected"), eu_range=_sized(lambda p: p.it_kw), status=True,
        metric=MetricRef(_HEAT, ("dumped",))),
     _S("ambient_sensor", "Outdoor air temperature", "DryCoolers/AmbientTemp", unit="CEL",
        field=F("drycooler", "ambient_temp")),

@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from controller.accounting.contract import ContractSettings, GasIndexSettings
-from controller.config.settings import load_site
+from controller.config.settings import kw_gains, load_site
 from feasibility.climate import HOURS, generate_year, load_year, shipped_year
 from feasibility.costs import CATALOGUE, CostRow, load_catalogue
 from feasibility.demand import network_year
@@ -203,8 +203,8 @@ def build_case(site_dir: Path = CONFIG_DIR, study_path: Path | None = None) -> C
         tank_soc_stop=s.limits.tank_soc_stop,
         charge_margin_k=s.tuning.charge_margin_k,
         start_demand_pct=s.heatpump.start_demand_pct,
-        source_min_frac=s.heatpump.source_min_kw / s.plant.hp_capacity_kw,
-        soc_kp_kw=s.tuning.soc.kp,
+        source_min_frac=s.heatpump.source_min_pct / 100.0,
+        soc_kp_kw=kw_gains(s.tuning.soc, s.plant.hp_capacity_kw)[0],
         fws_pump_speed=s.pumps.fws.speed_pct / 100.0,
     )
     fws = study.it.fws_supply_temp or COOLING_FWS_SUPPLY.get(study.it.cooling or "")

@@ -47,7 +47,7 @@ class Dispatch:
     charge_margin_k: float = 0.5
     start_demand_pct: float = 50.0
     source_min_frac: float = 0.125
-    """The site's ``heatpump.source_min_kw`` as a share of its heat-pump capacity, so a
+    """The site's ``heatpump.source_min_pct`` as a share of its heat-pump capacity, so a
     resized heat pump (sweep, pilot) keeps the same stop-for-lack-of-source rule."""
     soc_kp_kw: float = 2000.0
     """Proportional gain of the tank-charge loop (kW per unit of state of charge)."""

@@ -128,7 +128,7 @@ def price_year(case: Case, hp_kw: float, tank_m3: float, year: YearResult, input
     capacity = sum(float(s.capacity_amount) for s in statements)
     if case.contract.pricing == "gas_indexed":
         # Each year billed through the contract code at that year's gas prices.
-        later = [billed(y) for y in yrs]
+        later = [billed(y) for y in range(n)]
         energy_by_year = np.array(
             [sum(float(s.energy_amount + s.shortfall_amount) for s in b) for b in later]
         )
@@ -136,7 +136,9 @@ def price_year(case: Case, hp_kw: float, tank_m3: float, year: YearResult, input
         energy_by_year = energy * (1 + pr.heat_escalation_pct / 100.0) ** yrs
     el_esc = (1 + pr.electricity_escalation_pct / 100.0) ** yrs
     delivered_mwh = year.totals["delivered"] / 1000.0
-    boiler = np.array([case.avoided_boiler(y + 1) for y in yrs]) * delivered_mwh * knobs.gas_carbon
+    boiler = (
+        np.array([case.avoided_boiler(y + 1) for y in range(n)]) * delivered_mwh * knobs.gas_carbon
+    )
     streams = Streams(
         sales=(energy_by_year + capacity) * knobs.heat_price,
         boiler=boiler,

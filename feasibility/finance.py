@@ -10,16 +10,21 @@ flow with no IRR gives ``None`` rather than ``nan``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
+
+Flows = Sequence[float] | npt.NDArray[np.floating[Any]]
+"""Yearly values, index 0 at the investment date: a list or a numpy array."""
 
 
-def npv(rate: float, flows: Sequence[float]) -> float:
+def npv(rate: float, flows: Flows) -> float:
     t = np.arange(len(flows))
     return float(np.sum(np.asarray(flows, dtype=float) / (1.0 + rate) ** t))
 
 
-def irr(flows: Sequence[float], lo: float = -0.99, hi: float = 10.0) -> float | None:
+def irr(flows: Flows, lo: float = -0.99, hi: float = 10.0) -> float | None:
     """The rate at which NPV is zero; None when NPV keeps one sign over ``[lo, hi]``.
 
     Bisection on a bracket: for the usual shape (outlay first, then income) NPV falls
@@ -53,17 +58,17 @@ def _payback(flows: np.ndarray) -> float | None:
     return None
 
 
-def payback_years(flows: Sequence[float]) -> float | None:
+def payback_years(flows: Flows) -> float | None:
     """Years until the cumulative cash flow turns non-negative; None if it never does."""
     return _payback(np.asarray(flows, dtype=float))
 
 
-def discounted_payback_years(rate: float, flows: Sequence[float]) -> float | None:
+def discounted_payback_years(rate: float, flows: Flows) -> float | None:
     f = np.asarray(flows, dtype=float)
     return _payback(f / (1.0 + rate) ** np.arange(len(f)))
 
 
-def lcoh(rate: float, costs: Sequence[float], heat_mwh: Sequence[float]) -> float | None:
+def lcoh(rate: float, costs: Flows, heat_mwh: Flows) -> float | None:
     """Levelised cost of heat (EUR/MWh): discounted costs over discounted heat."""
     heat = npv(rate, heat_mwh)
     return None if heat <= 0.0 else npv(rate, costs) / heat

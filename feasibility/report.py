@@ -128,8 +128,8 @@ def build(
             },
             "break_even_fixed_heat_price_eur_per_mwh": {
                 p: None
-                if t.get("heat_price") is None or price is None
-                else _r(price * t["heat_price"], 1)
+                if (multiplier := t.get("heat_price")) is None or price is None
+                else _r(price * multiplier, 1)
                 for p, t in takes.items()
             },
         },
@@ -247,7 +247,7 @@ def render(d: dict[str, Any]) -> str:
         "",
     ]
     parties = list(s["base_npv_eur"])
-    rows = {b["input"]: {} for b in s["tornado"][party]}
+    rows: dict[str, dict[str, Any]] = {b["input"]: {} for b in s["tornado"][party]}
     for p in parties:
         for b in s["tornado"][p]:
             rows[b["input"]][p] = b

@@ -48,6 +48,7 @@ from controller.opcua.points import KIND_TYPES, PointDef
 from controller.opcua.security import PlantRuleset, PlantUser, PlantUserManager
 from controller.opcua.settings import OpcUaSettings
 from controller.opcua.transport import PlantOpcServer
+from controller.opcua.uatyped import node_id, status_code, ua_time
 from controller.opcua.values import datavalue_of
 from controller.opcua.writes import SetpointGuard
 
@@ -55,7 +56,7 @@ SITES = "Sites"
 FOLDERS = frozenset({"CDUs", "Pumps"})
 _O = ua.ObjectIds
 _INTERNAL = User(role=UserRole.Admin)
-_OFFLINE = ua.StatusCode(ua.StatusCodes.BadNoCommunication)
+_OFFLINE = status_code(ua.StatusCodes.BadNoCommunication)
 
 WriteRoute = Callable[[str, SetpointWrite], None]
 BUILD_CHUNK = 32
@@ -243,7 +244,8 @@ class FleetOpcServer:
         ]
         if s.allow_none_security:
             policies.append(ua.SecurityPolicyType.NoSecurity)
-        server.set_security_policy(policies, permission_ruleset=PlantRuleset())
+        # asyncua's hint names its SimpleRoleRuleset; it takes any PermissionRuleset.
+        server.set_security_policy(policies, permission_ruleset=PlantRuleset())  # type: ignore[arg-type]
         tokens: list[type] = [ua.UserNameIdentityToken]
         if s.allow_anonymous:
             tokens.append(ua.AnonymousIdentityToken)
@@ -253,7 +255,7 @@ class FleetOpcServer:
         server.set_certificate_validator(trust)
         self._ns = await server.register_namespace(NAMESPACE_URI)
         root = _object_item(
-            self._ns, self._nid(SITES), ua.NodeId(_O.ObjectsFolder), SITES, True, True
+            self._ns, self._nid(SITES), node_id(_O.ObjectsFolder), SITES, True, True
         )
         await self._add(server, [root])
         iserver = server.iserver
@@ -268,7 +270,7 @@ class FleetOpcServer:
         return server
 
     def _nid(self, path: str) -> ua.NodeId:
-        return ua.NodeId(path, self._ns)
+        return node_id(path, self._ns)
 
     @staticmethod
     async def _add(server: PlantOpcServer, items: list[ua.AddNodesItem]) -> None:
@@ -404,6 +406,6 @@ class FleetOpcServer:
         now = datetime.now(UTC)
         aspace = server.iserver.aspace
         for node in tree.plant.points.values():
-            dv = ua.DataValue(ua.Variant(), StatusCode=_OFFLINE, ServerTimestamp=now)
+            dv = ua.DataValue(ua.Variant(), StatusCode=_OFFLINE, ServerTimestamp=ua_time(now))
             await aspace.write_attribute_value(node.nodeid, ua.AttributeIds.Value, dv)
         log.info("fleet.opcua_site_offline", site=site)

@@ -63,7 +63,7 @@ class FleetHostSettings(_Strict):
     group: Annotated[str, Field(pattern=_ID)] = "heatrecovery"
     mqtt: MqttConnection = MqttConnection()
     database: DatabaseSettings = DatabaseSettings()
-    opcua: OpcUaSettings = OpcUaSettings(**OPCUA_DEFAULTS)  # type: ignore[arg-type]
+    opcua: OpcUaSettings = OpcUaSettings(**OPCUA_DEFAULTS)
     rebirth_min_interval_s: Annotated[float, Field(gt=0, le=3600)] = 5.0
     """A node is asked for a rebirth at most this often (sequence gaps come in bursts)."""
     stats_interval_s: Annotated[float, Field(gt=0, le=3600)] = 10.0

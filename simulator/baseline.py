@@ -202,7 +202,6 @@ class BaselineStrategy:
     def fill_status(self, st: StatusDraft, view: PlantView, targets: Targets) -> None:
         dh_sp = self.dh_setpoint
         st.dh_setpoint = dh_sp if dh_sp is not None else st.dh_setpoint
-        st.hp_wanted = self.enable
         st.loops["valve"] = self.valve.output
         st.loops["fan"] = self.fans.speed
         st.loops["injection_speed"] = self.inj.speed
@@ -216,4 +215,4 @@ class BaselineCore(SafetyFrame):
     def new_strategy(
         self, settings: SiteSettings, reverts: Mapping[str, float], now: float
     ) -> BaselineStrategy:
-        return BaselineStrategy(settings, reverts, BaselineTuning())
+        return BaselineStrategy(settings, reverts, BaselineTuning.for_site(settings))

@@ -9,14 +9,26 @@ and the code cannot drift apart.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from controller.config.settings import SiteSettings
 from controller.core.pid import Loop
+
+HP_ON_ABOVE_SUPPLY_K = 4.0
+"""The heat pump is called when facility water returns this far above its supply
+setpoint: about half the design rise across the CDUs (reference: 35 °C supply,
+~7.6 K rise at 884 kW and 100 m3/h), i.e. when the IT load is worth recovering."""
+HP_OFF_ABOVE_SUPPLY_K = 1.0
+"""...and released when the return falls to within this of the supply setpoint."""
+INJ_KP_PER_CAPACITY = 24.0
+"""Injection PI: % pump speed per heat-pump capacity of power error (0.02 %/kW on
+the 1.2 MW reference)."""
 
 
 @dataclass(frozen=True, slots=True)
 class BaselineTuning:
-    """Commissioning values, chosen as an integrator would for the reference site."""
+    """Commissioning values, chosen as an integrator would for the reference site;
+    ``for_site`` commissions them for another."""
 
     # Heat pump: fixed outlet setpoint and fixed load, on/off on FWS return.
     hp_setpoint_margin_k: float = 0.5
@@ -49,6 +61,20 @@ class BaselineTuning:
     inj_cold_below_sp_k: float = 5.0
     inj_cold_delay_s: float = 120.0
     inj_restart_lockout_s: float = 600.0
+
+    @classmethod
+    def for_site(cls, settings: SiteSettings) -> BaselineTuning:
+        """Commissioned for a site as an integrator would: thermostat thresholds from
+        its facility-water design temperature, the power PI from its heat pump's size.
+        The reference site gets the values above; an air-cooled site (27 °C supply)
+        gets a heat pump that runs at all."""
+        supply = settings.setpoints.fws_supply_temp
+        return replace(
+            cls(),
+            hp_on_return_c=supply + HP_ON_ABOVE_SUPPLY_K,
+            hp_off_return_c=supply + HP_OFF_ABOVE_SUPPLY_K,
+            inj_kp=INJ_KP_PER_CAPACITY / settings.plant.hp_capacity_kw,
+        )
 
 
 class Timer:

@@ -13,13 +13,14 @@ from __future__ import annotations
 import multiprocessing
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
+from controller.config.tomlfile import ConfigError, ConfigProblem
 from simulator.bound import scenario_bound
 from simulator.kpis import FaultClock, StepSample, faults_of, run_kpis, tank_usable_kwh
 from simulator.plant import Plant
-from simulator.runner import ClosedLoop, load_defaults
-from simulator.scenario import list_scenarios, load_scenario
+from simulator.runner import ClosedLoop, load_sim_site
 
 CONTROLLERS = ("ours", "baseline")
 RECORD_EVERY_S = 60.0
@@ -58,10 +59,16 @@ def run_one(
     bound_kwh: float | None = None,
     record_every_s: float = RECORD_EVERY_S,
     progress: Callable[[float], None] | None = None,
+    site_path: str | None = None,
 ) -> dict[str, Any]:
-    """One closed-loop run with its KPIs and recorded series (a picklable dict)."""
-    plant_cfg, site = load_defaults()
-    sc = load_scenario(name)
+    """One closed-loop run with its KPIs and recorded series (a picklable dict).
+
+    ``name`` is a scenario of the site (``site_path``, default the reference) or a
+    scenario file; results are keyed by the scenario's own name.
+    """
+    sim = load_sim_site(site_path)
+    plant_cfg, site = sim.plant, sim.site
+    sc = sim.scenario(name)
     loop = ClosedLoop(
         sc, plant_cfg=plant_cfg, site=site, controller=controller, record_every_s=record_every_s
     )
@@ -91,7 +98,7 @@ def run_one(
         faults=clock.results(),
     )
     return {
-        "scenario": name,
+        "scenario": sc.name,
         "controller": controller,
         "kpis": kpis,
         "energy_kwh": {k: round(v, 3) for k, v in result.energy_kwh.items()},
@@ -102,30 +109,40 @@ def run_one(
     }
 
 
-def _task(args: tuple[str, str, float | None]) -> dict[str, Any]:
-    return run_one(*args)
-
-
-def _cost(name: str) -> float:
-    sc = load_scenario(name)
-    return sc.duration / sc.dt
+def _task(args: tuple[str, str, float | None, str | None]) -> dict[str, Any]:
+    name, controller, bound, site_path = args
+    return run_one(name, controller, bound, site_path=site_path)
 
 
 def run_bench(
     names: Sequence[str] | None = None,
     workers: int = 1,
     on_progress: Callable[[float], None] | None = None,
+    site: str | None = None,
 ) -> dict[str, Any]:
-    """Every scenario with both controllers; ``on_progress`` gets the fraction done."""
-    names = list(names) if names else list_scenarios()
-    plant_cfg, site = load_defaults()
-    lim = site.settings
+    """Every scenario of a site (default: the reference) with both controllers.
+
+    ``names`` are scenario names of the site or scenario files; ``on_progress`` gets
+    the fraction done.
+    """
+    sim = load_sim_site(site)
+    names = list(names) if names else sim.scenario_names()
+    loaded = {n: sim.scenario(n) for n in names}  # every file checked before any run
+    seen: dict[str, str] = {}
+    for n, sc in loaded.items():
+        if sc.name in seen:
+            raise ConfigError(
+                sc.path or Path(n),
+                [ConfigProblem("name", None, f"{sc.name!r} is also the name of {seen[sc.name]}")],
+            )
+        seen[sc.name] = n
+    plant_cfg, lim = sim.plant, sim.site.settings
     fws_pull = lim.setpoints.fws_supply_temp - lim.limits.fws_recovery_margin_k
-    bounds = {n: scenario_bound(load_scenario(n), plant_cfg, fws_pull) for n in names}
-    tasks = [(n, c, bounds[n].delivered_kwh) for n in names for c in CONTROLLERS]
-    cost = {n: _cost(n) for n in names}
+    bounds = {n: scenario_bound(loaded[n], plant_cfg, fws_pull) for n in names}
+    tasks = [(n, c, bounds[n].delivered_kwh, site) for n in names for c in CONTROLLERS]
+    cost = {n: loaded[n].duration / loaded[n].dt for n in names}
     tasks.sort(key=lambda task: -cost[task[0]])  # longest first: the pool ends together
-    total = sum(cost[n] for n, _, _ in tasks)
+    total = sum(cost[n] for n, _, _, _ in tasks)
     runs: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     done = 0.0
@@ -137,21 +154,22 @@ def run_bench(
                 if on_progress is not None:
                     on_progress((base + frac * w) / total)
 
-            runs.append(run_one(*task, progress=part))
+            runs.append(run_one(*task[:3], progress=part, site_path=site))
             done += weight
     else:
         ctx = multiprocessing.get_context("spawn")  # no fork under a progress thread
         with ctx.Pool(min(workers, len(tasks))) as pool:
+            by_name = {loaded[n].name: n for n in names}
             for run in pool.imap_unordered(_task, tasks):
                 runs.append(run)
-                done += cost[run["scenario"]]
+                done += cost[by_name[run["scenario"]]]
                 if on_progress is not None:
                     on_progress(done / total)
     wall = time.perf_counter() - t0
     scenarios: dict[str, Any] = {}
     for n in names:
-        sc = load_scenario(n)
-        scenarios[n] = {
+        sc = loaded[n]
+        scenarios[sc.name] = {
             "description": _first_sentence(sc.description),
             "duration_h": sc.duration / 3600.0,
             "bound": bounds[n].to_json(),

@@ -14,10 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from controller.config.sitefolder import add_site_argument
 from controller.config.tomlfile import ConfigError
-
-DEFAULT_PLANT = Path("config/plant.toml")
-DEFAULT_SITE = Path("config/site.toml")
 
 
 def _fail(exc: ConfigError) -> int:
@@ -30,15 +28,15 @@ async def _serve(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.live import Live
 
-    from simulator.plantconfig import load_plant_config
-    from simulator.scenario import load_scenario
+    from simulator.runner import load_sim_site
     from simulator.shell import SimulatorShell, register_map_for
     from simulator.view import plant_table
 
     try:
-        cfg = load_plant_config(args.config)
-        regmap = register_map_for(cfg, args.config)
-        scenario = load_scenario(args.scenario)
+        sim = load_sim_site(args.site)
+        cfg = sim.plant
+        regmap = register_map_for(cfg, sim.folder.plant_file)
+        scenario = sim.scenario(args.scenario)
     except ConfigError as exc:
         return _fail(exc)
     shell = SimulatorShell(cfg, regmap, scenario, speed=args.speed, host=args.host, port=args.port)
@@ -86,9 +84,7 @@ def _run_serve(args: argparse.Namespace) -> int:
 
 def register_simulator(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("simulator", help="serve the simulated plant over Modbus TCP")
-    p.add_argument(
-        "--config", type=Path, default=DEFAULT_PLANT, help="plant file (default %(default)s)"
-    )
+    add_site_argument(p, "--config")
     p.add_argument("--scenario", default="winter-steady", help="scenario name or file")
     p.add_argument("--speed", type=float, default=1.0, help="plant seconds per wall second")
     p.add_argument("--host", default=None, help="listen address (default from the plant file)")
@@ -155,14 +151,18 @@ def _run_scenario(args: argparse.Namespace) -> int:
     from rich.progress import Progress
     from rich.table import Table
 
-    from simulator.runner import ClosedLoop
-    from simulator.scenario import load_scenario
+    from simulator.runner import ClosedLoop, load_sim_site
 
     console = Console(stderr=False)
     try:
-        scenario = load_scenario(args.name)
+        sim = load_sim_site(args.site)
+        scenario = sim.scenario(args.name)
         loop = ClosedLoop(
-            scenario, controller=args.controller, through_registers=args.through_registers
+            scenario,
+            plant_cfg=sim.plant,
+            site=sim.site,
+            controller=args.controller,
+            through_registers=args.through_registers,
         )
     except ConfigError as exc:
         return _fail(exc)
@@ -195,9 +195,11 @@ def register_scenario(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "scenario",
         help="run a scenario in-process (plant + controller core), faster than real time",
-        description="Shipped scenarios: " + ", ".join(list_scenarios()),
+        description="Shipped scenarios: " + ", ".join(list_scenarios()) + ". A site folder "
+        "with its own scenarios/ looks names up there.",
     )
     p.add_argument("name", help="scenario name (see above) or path to a scenario file")
+    add_site_argument(p)
     p.add_argument(
         "--controller",
         choices=["ours", "baseline", "none"],

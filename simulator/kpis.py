@@ -117,9 +117,10 @@ class FaultClock:
             # start still shows the plant before the fault.
             if s.t <= f.start:
                 continue
-            if self._before[i] is None:
-                self._before[i] = self._last if self._last is not None else s
-            if self._safe(f.kind, s, self._before[i]):  # type: ignore[arg-type]
+            before = self._before[i]
+            if before is None:
+                before = self._before[i] = self._last if self._last is not None else s
+            if self._safe(f.kind, s, before):
                 self.safe_at[i] = s.t
                 done.append(i)
         if done:

@@ -1,20 +1,32 @@
-"""The simulated plant's nameplate: what the site physically is.
+"""The simulated plant: what the site physically is, as the simulator builds it.
 
-Every figure of the reference site (DESIGN section 2) lives in ``config/plant.toml``;
-a one-rack pilot or a 200-rack hall is another file, not other code. Ratings are
-given the way a datasheet gives them (approach temperatures, capacity at a design
-ambient) and converted to UA values once, when the plant is built.
+The nameplate (racks, CDUs, heat-pump capacity, tank, pump flows) is written once,
+in the site file's ``[plant]`` table, and filled in here; ``plant.toml`` in the same
+site folder holds the physics only the simulator needs (approach temperatures, dry
+coolers, volumes, sensor noise). A plant file that still states a nameplate figure
+must agree with the site file, or it is refused naming both: two copies that drift
+apart ran a pilot a whole day DEGRADED without a word. Ratings are given the way a
+datasheet gives them and converted to UA values once, when the plant is built.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
 from pydantic import Field, model_validator
 
+from controller.config.settings import PlantNameplate
 from controller.config.strictmodel import StrictModel
-from controller.config.tomlfile import load_model
+from controller.config.tomlfile import (
+    ConfigError,
+    ConfigProblem,
+    format_loc,
+    line_of,
+    locate_lines,
+    read_toml,
+    validate_data,
+)
 
 Pos = Annotated[float, Field(gt=0)]
 NonNeg = Annotated[float, Field(ge=0)]
@@ -204,5 +216,80 @@ class PlantConfig(_Section):
         return self.racks * self.it.rack_power_kw * self.it.liquid_fraction
 
 
-def load_plant_config(path: Path | str) -> PlantConfig:
-    return load_model(PlantConfig, path)
+SITE_FILE = "site.toml"
+
+
+def nameplate_figures(np: PlantNameplate) -> dict[tuple[str, ...], tuple[Any, str]]:
+    """Plant-file key -> (value, the site file's key it comes from)."""
+    return {
+        ("it", "rack_power_kw"): (np.rack_power_kw, "plant.rack_power_kw"),
+        ("it", "liquid_fraction"): (np.liquid_fraction, "plant.liquid_fraction"),
+        ("cdus",): (
+            [{"name": c, "racks": n} for c, n in np.racks_per_cdu().items()],
+            "plant.cdus and plant.racks",
+        ),
+        ("pumps", "fws", "nominal_flow_m3h"): (
+            np.fws_pump_nominal_m3h,
+            "plant.fws_pump_nominal_m3h",
+        ),
+        ("pumps", "dh", "nominal_flow_m3h"): (np.dh_pump_nominal_m3h, "plant.dh_pump_nominal_m3h"),
+        ("heatpump", "capacity_kw"): (np.hp_capacity_kw, "plant.hp_capacity_kw"),
+        ("heatpump", "min_load_pct"): (np.hp_min_load_pct, "plant.hp_min_load_pct"),
+        ("tank", "volume_m3"): (np.tank_volume_m3, "plant.tank_volume_m3"),
+        ("tank", "sensors"): (np.tank_sensors, "plant.tank_sensors"),
+    }
+
+
+def read_nameplate(site_file: Path) -> PlantNameplate:
+    """The ``[plant]`` table of a site file, checked on its own (no register map)."""
+    data, text = read_toml(site_file)
+    table = data.get("plant", {})
+    return validate_data(PlantNameplate, table, text, site_file, prefix=("plant",))
+
+
+def _fill(
+    data: dict[str, Any], np: PlantNameplate, index: dict[tuple[Any, ...], int], site_name: str
+) -> list[ConfigProblem]:
+    """Put the nameplate into the plant data; a figure stated differently is a problem."""
+    defaults = PlantConfig().model_dump()
+    problems: list[ConfigProblem] = []
+    for loc, (value, source) in nameplate_figures(np).items():
+        node: dict[str, Any] = data
+        seed: Any = defaults
+        for key in loc[:-1]:
+            seed = seed[key]
+            child = node.get(key)
+            if not isinstance(child, dict):
+                child = node[key] = dict(seed)  # table absent: start from the model's
+            node = child
+        stated = node.get(loc[-1])
+        if stated is not None and stated != value:
+            problems.append(
+                ConfigProblem(
+                    format_loc(loc),
+                    line_of(index, loc),
+                    f"{stated!r} disagrees with the nameplate, {site_name} {source} = "
+                    f"{value!r}: the nameplate is written once, in {site_name} [plant]; "
+                    "remove it here",
+                )
+            )
+        node[loc[-1]] = value
+    return problems
+
+
+def load_plant_config(path: Path | str, nameplate: PlantNameplate | None = None) -> PlantConfig:
+    """The plant file completed from the nameplate of its site.
+
+    ``nameplate`` defaults to the ``[plant]`` table of the ``site.toml`` beside the
+    plant file; a plant file without one stands alone (tests, studies).
+    """
+    path = Path(path)
+    data, text = read_toml(path)
+    site_file = path.parent / SITE_FILE
+    if nameplate is None and site_file.is_file():
+        nameplate = read_nameplate(site_file)
+    if nameplate is not None:
+        problems = _fill(data, nameplate, locate_lines(text), site_file.name)
+        if problems:
+            raise ConfigError(path, problems)
+    return validate_data(PlantConfig, data, text, path)

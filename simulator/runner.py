@@ -18,16 +18,17 @@ from pathlib import Path
 from typing import Any
 
 from controller.config.settings import LoadedSite, load_site
-from controller.core.alarms import load_alarm_catalogue
-from controller.core.core import ControlCore
+from controller.config.sitefolder import REFERENCE_SITE, SiteFolder, site_folder
+from controller.core.core import ControlCore, CoreOutput
+from controller.sitealarms import load_site_alarms
 from simulator.baseline import BaselineCore
 from simulator.kpi import KpiAccumulator
 from simulator.plant import Plant
 from simulator.plantconfig import PlantConfig, load_plant_config
-from simulator.scenario import Scenario, load_scenario
+from simulator.scenario import Scenario, list_scenarios, load_scenario
 from simulator.transport import InProcessBus
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+CONFIG_DIR = REFERENCE_SITE
 # "ours": the project's ControlCore; "baseline": a conventional PLC strategy
 # (simulator.baseline) on the same safety layer; "none": the plant's PLC alone.
 CONTROLLERS = ("ours", "baseline", "none")
@@ -92,8 +93,38 @@ class RunResult:
         }
 
 
+@dataclass(frozen=True, eq=False)
+class SimSite:
+    """A site folder loaded for simulation: its plant, its settings, its scenarios."""
+
+    folder: SiteFolder
+    plant: PlantConfig
+    site: LoadedSite
+
+    def scenario(self, ref: str | Path) -> Scenario:
+        """A scenario by name (the site's own ``scenarios/``, else the shipped ones) or
+        by path, its events checked against this site's register map."""
+        directory = self.folder.scenario_dir if self.folder.scenario_dir.is_dir() else None
+        return load_scenario(
+            ref, registers=self.site.resolve(self.site.settings.register_map), directory=directory
+        )
+
+    def scenario_names(self) -> list[str]:
+        d = self.folder.scenario_dir
+        return list_scenarios(d if d.is_dir() else None)
+
+
+def load_sim_site(path: Path | str | None = None) -> SimSite:
+    """Load a site folder (default: the reference site) with its simulated plant."""
+    folder = site_folder(path)
+    site = load_site(folder.site_file)
+    plant = load_plant_config(folder.plant_file, site.settings.plant)
+    return SimSite(folder, plant, site)
+
+
 def load_defaults() -> tuple[PlantConfig, LoadedSite]:
-    return load_plant_config(CONFIG_DIR / "plant.toml"), load_site(CONFIG_DIR / "site.toml")
+    sim = load_sim_site()
+    return sim.plant, sim.site
 
 
 class ClosedLoop:
@@ -139,7 +170,7 @@ class ClosedLoop:
             for p in site.regmap.points_of(dev)
             if p.revert is not None
         }
-        self.alarm_defs = load_alarm_catalogue(site.resolve(site.settings.alarms_file)).alarm
+        self.alarm_defs = load_site_alarms(site, self.reverts)
         if controller not in CONTROLLERS:
             raise ValueError(f"controller must be one of {CONTROLLERS}, not {controller!r}")
         self.core: ControlCore | BaselineCore | None = (
@@ -154,7 +185,7 @@ class ClosedLoop:
         self.events: list[dict[str, Any]] = []
         self.alarms: list[dict[str, Any]] = []
         self.stopped_until: float | None = None
-        self.last_output = None
+        self.last_output: CoreOutput | None = None
 
     def _new_core(self, now: float) -> ControlCore | BaselineCore:
         kind = BaselineCore if self.controller_kind == "baseline" else ControlCore
@@ -202,9 +233,9 @@ class ClosedLoop:
                 self.bus.write(plant, out.commands)
                 self.last_output = out
                 mode = str(out.status.mode)
-                for e in out.events:
+                for ce in out.events:
                     self.events.append(
-                        {"t": e.time, "event": e.kind, "message": e.message, **e.data}
+                        {"t": ce.time, "event": ce.kind, "message": ce.message, **ce.data}
                     )
                 for a in out.alarm_events:
                     self.alarms.append(

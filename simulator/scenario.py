@@ -143,25 +143,37 @@ class Scenario:
         return EventTimeline(self.events)
 
 
-def list_scenarios() -> list[str]:
-    return sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
+def list_scenarios(directory: Path | None = None) -> list[str]:
+    """Scenario names of a site's ``scenarios/`` folder (default: the shipped ones)."""
+    return sorted(p.stem for p in (directory or SCENARIO_DIR).glob("*.toml"))
 
 
-def scenario_path(path_or_name: str | Path) -> Path:
-    """A bare name means a shipped scenario; anything path-like is taken as a path."""
+def scenario_path(path_or_name: str | Path, directory: Path | None = None) -> Path:
+    """A bare name means a scenario of ``directory`` (a site's scenarios; default the
+    shipped ones); anything path-like is taken as a path."""
     text = str(path_or_name)
     if isinstance(path_or_name, Path) or "/" in text or "\\" in text or text.endswith(".toml"):
         return Path(path_or_name)
-    path = SCENARIO_DIR / f"{text}.toml"
+    where = directory or SCENARIO_DIR
+    path = where / f"{text}.toml"
     if not path.is_file():
-        known = ", ".join(list_scenarios())
+        known = ", ".join(list_scenarios(where))
         raise ConfigError(path, [ConfigProblem("", None, f"no scenario {text!r}; known: {known}")])
     return path
 
 
-def load_scenario(path_or_name: str | Path, registers: str | Path | None = None) -> Scenario:
-    """Load, check and compile a scenario; ConfigError lists every problem with its line."""
-    path = scenario_path(path_or_name)
+def load_scenario(
+    path_or_name: str | Path,
+    registers: str | Path | None = None,
+    directory: Path | None = None,
+) -> Scenario:
+    """Load, check and compile a scenario; ConfigError lists every problem with its line.
+
+    Events are checked against ``registers``, the register map of the site the
+    scenario runs on (default: the reference site's); names are looked up in
+    ``directory`` (default: the shipped scenarios).
+    """
+    path = scenario_path(path_or_name, directory)
     data, text = read_toml(path)
     index = locate_lines(text)
     _index_array_elements(text, index)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import itertools
 import json
 import logging
@@ -51,8 +52,9 @@ from controller.daemon import Daemon, Extension
 from controller.incidents import INCIDENTS
 from controller.logs import configure_logging
 from controller.opcua.addressspace import NAMESPACE_URI
-from controller.opcua.feed import attach_scada
+from controller.opcua.feed import attach_scada_background
 from controller.opcua.passwords import hash_password
+from controller.opcua.uatyped import node_id
 from simulator.realtime import Window, bench_site, free_port, start_simulator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -194,7 +196,7 @@ class Chaos:
                     await client.connect()
                 stage = "read"
                 ns = await client.get_namespace_index(NAMESPACE_URI)
-                beat = client.get_node(ua.NodeId("Plant/Status/Heartbeat", ns))
+                beat = client.get_node(node_id("Plant/Status/Heartbeat", ns))
                 await beat.read_value()
                 self.n["reads_ok"] += 1
                 self.read_ms.append((time.perf_counter() - t0) * 1e3)
@@ -293,7 +295,7 @@ class Chaos:
             try:
                 await client.connect()
                 ns = await client.get_namespace_index(NAMESPACE_URI)
-                base = client.get_node(ua.NodeId("Plant/HeatPump/COP", ns))
+                base = client.get_node(node_id("Plant/HeatPump/COP", ns))
                 while not self.stop.is_set():
                     try:
                         await client.read_values([base] * nodes)
@@ -314,17 +316,51 @@ class Chaos:
 
 
 class FirstRegister:
-    """The meter register the accounting saw on its first good cycle (its first mark)."""
+    """The first meter register reading the accounting took (its baseline).
+
+    Any usable reading, GOOD or UNCERTAIN (recent, not refreshed this cycle), as the
+    accounting takes it: waiting for GOOD took a later reading and called the kWh
+    in between a ledger error (a restart soak failed by exactly 1.0 kWh).
+    """
 
     def __init__(self, key: str) -> None:
         self.key = key
         self.value: float | None = None
 
     def on_cycle(self, daemon: Daemon, image: Any, out: Any) -> None:
-        if self.value is None and image.quality.get(self.key) is not None:
-            v = image.values.get(self.key)
-            if v is not None and image.quality[self.key].name == "GOOD":
-                self.value = float(v)
+        v = image.get(self.key)  # None when BAD or missing
+        if self.value is None and v is not None:
+            self.value = float(v)
+
+
+class GcPauses:
+    """Garbage-collection pauses in this process, by generation (for overrun causes)."""
+
+    def __init__(self) -> None:
+        self._t0 = 0.0
+        self.count = [0, 0, 0]
+        self.max_ms = [0.0, 0.0, 0.0]
+        self.total_ms = [0.0, 0.0, 0.0]
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._t0 = time.perf_counter()
+            return
+        gen = info["generation"]
+        ms = (time.perf_counter() - self._t0) * 1000.0
+        self.count[gen] += 1
+        self.total_ms[gen] += ms
+        self.max_ms[gen] = max(self.max_ms[gen], ms)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            f"gen{g}": {
+                "collections": self.count[g],
+                "max_ms": round(self.max_ms[g], 1),
+                "total_ms": round(self.total_ms[g], 1),
+            }
+            for g in range(3)
+        }
 
 
 class Run:
@@ -335,7 +371,9 @@ class Run:
         self.daemon = Daemon(loaded)
         self.mark = FirstRegister(f"{loaded.settings.roles.heatmeter}.energy")
         self.daemon.extensions.append(Extension("soak-register", on_cycle=self.mark.on_cycle))
-        attach_scada(self.daemon)
+        attach_scada_background(self.daemon)  # as `heatrecovery run`: beside the scan
+        self.gc = GcPauses()
+        gc.callbacks.append(self.gc)
         self.started = time.time()  # serving from here
         self.task = asyncio.create_task(self.daemon.run())
         self.window = Window(self.daemon)
@@ -345,6 +383,7 @@ class Run:
         self.daemon.request_stop()
         await self.task
         self.stopped = time.time()
+        gc.callbacks.remove(self.gc)
         out = self.daemon.last_output
         return {
             "cycles": result.cycles,
@@ -354,6 +393,7 @@ class Run:
             "jitter_max_ms": round(result.jitter_max_ms, 2),
             "cpu_pct_of_core": round(result.cpu_pct_of_core, 1),
             "mode_at_end": str(out.status.mode) if out else None,
+            "gc_pauses": self.gc.summary(),
         }
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
+from controller.config.sitefolder import add_site_argument
 from controller.config.tomlfile import ConfigError
 
 
@@ -12,12 +12,12 @@ def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from simulator.plantconfig import load_plant_config
+    from simulator.runner import load_sim_site
     from simulator.steptest import reference_cases, run_step
 
     console = Console()
     try:
-        cfg = load_plant_config(args.config)
+        cfg = load_sim_site(args.site).plant
     except ConfigError as exc:
         console.print(exc.render())
         return 2
@@ -45,7 +45,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def register_steptest(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("steptest", help="open-loop step tests on the simulated plant and PI gains")
-    p.add_argument("--config", type=Path, default=Path("config/plant.toml"), help="plant file")
+    add_site_argument(p, "--config")
     p.add_argument(
         "--split", type=float, default=30.0, help="valve share of the FWS split range, %%"
     )

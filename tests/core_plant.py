@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from controller.config.settings import LoadedSite, SiteSettings, load_site
-from controller.core.alarms import load_alarm_catalogue
 from controller.core.core import ControlCore
 from controller.core.image import ProcessImage
+from controller.sitealarms import load_site_alarms
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,8 +40,8 @@ def core(settings: SiteSettings | None = None, now: float = 0.0) -> ControlCore:
     """Our control core on the shipped site file, with the shipped alarm catalogue."""
     site = shipped_site()
     s = settings or site.settings
-    alarms = load_alarm_catalogue(site.resolve(s.alarms_file)).alarm
-    return ControlCore(s, reverts(site), alarms, now=now)
+    r = reverts(site)
+    return ControlCore(s, r, load_site_alarms(site, r), now=now)
 
 
 class PlantImage:

@@ -54,8 +54,10 @@ def write_site(tmp: Path, port: int, *, period_s: float = 0.1, time_scale: float
         f"timeout_s = {period_s * 0.3}",
         "backoff_initial_s = 0.2",
         "backoff_max_s = 1.0",
-        # The sections a site must give: the tests run on the models' setpoints and
-        # limits, a ledger of their own and the shipped contract.
+        # The sections a site must give: the tests run on the shipped nameplate, the
+        # models' setpoints and limits, a ledger of their own and the shipped contract.
+        "[plant]",
+        *(f"{key} = {json.dumps(value)}" for key, value in data["plant"].items()),
         "[setpoints]",
         "[limits]",
         "[accounting]",

@@ -11,6 +11,7 @@ import numpy as np
 import numpy_financial as npf
 import pytest
 
+from controller.config.settings import kw_gains
 from controller.config.tomlfile import ConfigError
 from feasibility.case import build_case
 from feasibility.climate import generate_year, month_of_hour, shipped_year, shipped_years
@@ -124,8 +125,8 @@ def test_engine_within_3_pct_of_the_closed_loop_simulator(name: str, scenario_ru
         tank_soc_stop=s.limits.tank_soc_stop,
         charge_margin_k=s.tuning.charge_margin_k,
         start_demand_pct=s.heatpump.start_demand_pct,
-        source_min_frac=s.heatpump.source_min_kw / s.plant.hp_capacity_kw,
-        soc_kp_kw=s.tuning.soc.kp,
+        source_min_frac=s.heatpump.source_min_pct / 100.0,
+        soc_kp_kw=kw_gains(s.tuning.soc, s.plant.hp_capacity_kw)[0],
     )
     inputs, soc0 = _hourly(name)
     t = run_year(plant, dispatch, inputs, soc0).totals

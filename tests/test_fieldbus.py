@@ -550,6 +550,39 @@ async def test_revert_all_writes_every_revert_value(store: PointStore, bus: Fiel
     assert [(o.device, o.point) for o in r.written] == [("drycooler", "fan_speed_cmd")]
 
 
+async def test_a_revert_says_which_points_were_already_at_their_revert_value(
+    store: PointStore, bus: FieldBus
+) -> None:
+    w = CommandWriter(bus)
+    await w.apply({"heatpump": {"load_setpoint": 80.0}})
+    r = await w.revert_all(["heatpump"])
+    assert r.ok and r.written
+    changed = {f"{o.device}.{o.point}" for o in r.written} - set(r.already)
+    assert "heatpump.load_setpoint" in changed  # it was at 80: this write moved it
+    again = await w.revert_all(["heatpump"])
+    assert again.ok and sorted(again.already) == sorted(
+        f"{o.device}.{o.point}" for o in again.written
+    )
+
+
+async def test_a_write_task_that_raises_is_reported_failed_point_by_point(
+    store: PointStore, bus: FieldBus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stop once logged 'revert values written: written 0' with nothing failed: an
+    exception that was not a LinkError vanished with the task's result."""
+
+    async def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("transport gone")
+
+    for link in bus.links.values():
+        monkeypatch.setattr(link, "write", broken)
+    r = await CommandWriter(bus).revert_all(["drycooler"])
+    assert not r.ok and r.written == []
+    assert r.not_written() == {
+        "drycooler.fan_speed_cmd": "write task: RuntimeError('transport gone')"
+    }
+
+
 async def test_writes_to_a_silent_device_fail_without_blocking_the_others(
     store: PointStore, bus: FieldBus
 ) -> None:

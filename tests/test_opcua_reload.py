@@ -75,10 +75,11 @@ def _drop_operator(path: Path) -> None:
 
 
 def _reload(daemon: Daemon) -> None:
-    daemon.watcher.settle_s = 0.0  # the file is complete: no need to wait for it to settle
+    """As SIGHUP: the file is looked at once (seen changed) and read once stable."""
+    daemon.watcher.settle_s = 0.0
     daemon.watcher.request()
-    daemon._maybe_reload(time.monotonic())  # sees the file changed
-    daemon._maybe_reload(time.monotonic())  # reads it
+    daemon.reload_now(time.monotonic())
+    daemon.reload_now(time.monotonic())
 
 
 async def test_reloaded_users_limits_and_values_are_applied(site: Path) -> None:
@@ -129,8 +130,8 @@ async def test_endpoint_changes_are_refused_by_name_and_nothing_is_applied(site:
     _edit(site, "opcua", "port", str(free_port()))
     _edit(site, "limits", "dh_supply_max", "80.0")
     daemon.watcher.settle_s = 0.0
-    assert daemon.watcher.check(time.monotonic()) is None  # sees the file changed
-    result = daemon.watcher.check(time.monotonic())
+    assert daemon.watcher.check(now=1.0) is None  # seen changing
+    result = daemon.watcher.check(now=2.0)
     assert result is not None and result.site is None
     assert result.error is not None and "opcua.port" in result.error
     assert "restart" in result.error

@@ -150,7 +150,8 @@ async def test_values_carry_units_ranges_and_types(plant: Plant) -> None:
         rng = await (await setpoint.get_child("0:EURange")).read_value()
         assert (rng.Low, rng.High) == (50.0, 90.0)  # the site's limits
         demand = await plant_node(c, SP + "HeatDemand")
-        assert (await (await demand.get_child("0:EURange")).read_value()).High == 5000.0
+        high = (await (await demand.get_child("0:EURange")).read_value()).High
+        assert high == 4800.0  # limits.dh_demand_max_pct 400 % of the 1200 kW heat pump
 
         running = await plant_node(c, "HeatPump/Running")
         assert (await running.read_data_type()) == ua.NodeId(ua.ObjectIds.Boolean)

@@ -43,9 +43,14 @@ def _key(lines: list[str], section: str, key: str, nth: int = 0) -> int:
     raise AssertionError(f"{section}.{key} is not in the shipped file")
 
 
-def _write(tmp_path: Path, lines: list[str]) -> Path:
+def _write(tmp_path: Path, lines: list[str], site: bool = True) -> Path:
+    """The plant file in a site folder (with the shipped site file and its nameplate)."""
     path = tmp_path / "plant.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    if site:
+        (tmp_path / "site.toml").write_text(
+            (SHIPPED.parent / "site.toml").read_text(encoding="utf-8"), encoding="utf-8"
+        )
     return path
 
 
@@ -111,20 +116,23 @@ def test_misspelt_section_is_named_with_its_header_line(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- wrong types and values
 def test_wrong_type_is_named_with_its_line(tmp_path: Path) -> None:
     lines = _lines()
-    at = _key(lines, "heatpump", "capacity_kw")
-    lines[at] = 'capacity_kw = "1.2 MW"'
+    at = _key(lines, "drycoolers", "capacity_kw")
+    lines[at] = 'capacity_kw = "600 kW"'
     p = _only(_problems(_write(tmp_path, lines)))
-    assert p.field == "heatpump.capacity_kw"  # not drycoolers.capacity_kw, also in the file
+    assert p.field == "drycoolers.capacity_kw"  # not heatpump.capacity_kw, from the nameplate
     assert p.line == at + 1
     assert "number" in p.message
 
 
 def test_wrong_type_in_the_second_cdu_is_named_with_its_index_and_line(tmp_path: Path) -> None:
-    lines = _lines()
+    """A plant file standing alone (no site folder) states its CDUs itself."""
+    lines = [*_lines(), "[[cdus]]", 'name = "cdu01"', "racks = 4"]
+    lines += ["[[cdus]]", 'name = "cdu02"', "racks = 4"]
     at = _key(lines, "cdus", "racks", nth=1)
     assert at != _key(lines, "cdus", "racks", nth=0)
     lines[at] = 'racks = "four"'
-    p = _only(_problems(_write(tmp_path, lines)))
+    problems = _problems(_write(tmp_path, lines, site=False))  # pump flows missing too
+    p = _only([p for p in problems if p.field.startswith("cdus")])
     assert p.field == "cdus[1].racks"
     assert p.line == at + 1
 
@@ -206,16 +214,55 @@ def test_every_problem_is_reported_together(tmp_path: Path) -> None:
     lines = _lines()
     a = _key(lines, "heatpump", "min_run_s")
     lines[a] = 'min_run_s = "ten minutes"'
-    b = _key(lines, "tank", "volume_m3")
-    lines[b] = "volume_m3 = -100.0"
+    b = _key(lines, "tank", "layers")
+    lines[b] = "layers = -12"
     c = _key(lines, "sensors", "temp_lag_s") + 1
     lines.insert(c, "temp_lag_ms = 8000")
     found = {(p.field, p.line) for p in _problems(_write(tmp_path, lines))}
     assert found == {
         ("heatpump.min_run_s", a + 1),
-        ("tank.volume_m3", b + 1),
+        ("tank.layers", b + 1),
         ("sensors.temp_lag_ms", c + 1),
     }
+
+
+# ---------------------------------------------------------------- the nameplate, once
+@pytest.mark.parametrize(
+    ("section", "key", "value", "nameplate"),
+    [
+        ("heatpump", "capacity_kw", "110.0", "plant.hp_capacity_kw"),
+        ("tank", "volume_m3", "10.0", "plant.tank_volume_m3"),
+        ("pumps.dh", "nominal_flow_m3h", "4.5", "plant.dh_pump_nominal_m3h"),
+    ],
+)
+def test_a_nameplate_figure_restated_differently_is_refused_naming_both(
+    tmp_path: Path, section: str, key: str, value: str, nameplate: str
+) -> None:
+    """The pilot's plant file with the reference site file ran a day DEGRADED unnoticed."""
+    lines = _lines()
+    at = _header(lines, section) + 1
+    lines.insert(at, f"{key} = {value}")
+    p = _only(_problems(_write(tmp_path, lines)))
+    assert p.field == f"{section}.{key}"
+    assert p.line == at + 1
+    assert f"site.toml {nameplate} = " in p.message and "disagrees" in p.message
+
+
+def test_a_nameplate_figure_restated_equally_is_accepted(tmp_path: Path) -> None:
+    lines = _lines()
+    lines.insert(_header(lines, "heatpump") + 1, "capacity_kw = 1200")
+    assert load_plant_config(_write(tmp_path, lines)).heatpump.capacity_kw == 1200.0
+
+
+def test_the_plant_follows_the_nameplate_of_its_site(tmp_path: Path) -> None:
+    site = (SHIPPED.parent / "site.toml").read_text(encoding="utf-8")
+    path = _write(tmp_path, _lines())
+    (tmp_path / "site.toml").write_text(
+        site.replace('cdus = ["cdu01", "cdu02"]', 'cdus = ["cdu01", "cdu02", "cdu03"]'),
+        encoding="utf-8",
+    )
+    cfg = load_plant_config(path)
+    assert [(c.name, c.racks) for c in cfg.cdus] == [("cdu01", 3), ("cdu02", 3), ("cdu03", 2)]
 
 
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from e2e import write_site
 from structlog.testing import capture_logs
 
 from controller import daemon as daemon_module
+from controller import reload as reload_module
 from controller.config.settings import load_site
 from controller.daemon import Daemon
 from controller.reload import SiteWatcher
@@ -177,6 +179,49 @@ async def test_reload_attacks_never_stop_the_running_daemon(
     assert daemon.settings.setpoints.fws_supply_temp == 34.0
     refused = [e for e in logs if e["event"] == "site file not applied" and e.get("audit")]
     assert len(refused) == len(attacks), [e["event"] for e in logs]
+    applied = [e for e in logs if e["event"] == "setting changed"]
+    assert [(e["setting"], e["old"], e["new"]) for e in applied] == [
+        ("setpoints.fws_supply_temp", 35.0, 34.0)
+    ]
+
+
+async def test_the_site_file_is_read_and_checked_off_the_scan_cycle(
+    plant: tuple[PlantModbusServer, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading and validating a site file took a whole scan cycle (one soak overrun):
+    the scan must run on while a reload is read, and the result still applies whole."""
+    server, tmp = plant
+    monkeypatch.setattr(daemon_module, "RELOAD_CHECK_S", 0.05)
+    path = write_site(tmp, server.endpoints["cdu01"][1], period_s=0.05)
+    good = path.read_text(encoding="utf-8")
+    daemon: Daemon | None = None
+    during: list[int] = []
+
+    def slow_load(p: Path) -> object:  # a loaded box: the read takes 3+ scan periods
+        assert daemon is not None
+        start = daemon.cycle.number
+        deadline = time.monotonic() + 3.0
+        while daemon.cycle.number < start + 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        during.append(daemon.cycle.number - start)
+        return load_site(p)
+
+    with capture_logs() as logs:
+        daemon = Daemon(load_site(path))
+        daemon.watcher.settle_s = 0.1
+        running = asyncio.create_task(daemon.run())
+        await asyncio.sleep(0.3)
+        monkeypatch.setattr(reload_module, "load_site", slow_load)
+        rewrite(path, good.replace("[setpoints]", "[setpoints]\nfws_supply_temp = 34.0"))
+        for _ in range(200):  # up to 10 s
+            if daemon.settings.setpoints.fws_supply_temp == 34.0:
+                break
+            await asyncio.sleep(0.05)
+        daemon.request_stop()
+        await asyncio.wait_for(running, 10.0)
+    assert during, "the file was never read"
+    assert min(during) >= 3, f"the scan stood still while the file was read ({during} cycles)"
+    assert daemon.settings.setpoints.fws_supply_temp == 34.0
     applied = [e for e in logs if e["event"] == "setting changed"]
     assert [(e["setting"], e["old"], e["new"]) for e in applied] == [
         ("setpoints.fws_supply_temp", 35.0, 34.0)

@@ -150,7 +150,7 @@ def cut_before(text: str, header: str) -> str:
     return text[: text.index(f"\n{header}") + 1]
 
 
-@pytest.mark.parametrize("section", ["setpoints", "limits", "accounting", "contract"])
+@pytest.mark.parametrize("section", ["plant", "setpoints", "limits", "accounting", "contract"])
 def test_a_missing_required_section_is_refused_by_name(tmp_path: Path, section: str) -> None:
     text = shipped_text()
     start = text.index(f"\n[{section}]") + 1
@@ -373,7 +373,7 @@ def test_non_finite_numbers_are_refused_in_every_other_file(tmp_path: Path) -> N
         load_register_map(tmp_path / "registers.toml")
 
     alarms = (CONFIG / "alarms.toml").read_text(encoding="utf-8")
-    alarms = alarms.replace("limit = 38.0", "limit = inf", 1)
+    alarms = alarms.replace('limit = "limits.fws_supply_high"', "limit = inf", 1)
     (tmp_path / "alarms.toml").write_text(alarms, encoding="utf-8")
     with pytest.raises(ConfigError, match=r"alarm\[\d+\]\.limit: Input should be a finite"):
         load_alarm_catalogue(tmp_path / "alarms.toml")
@@ -387,7 +387,14 @@ def test_non_finite_numbers_are_refused_in_every_other_file(tmp_path: Path) -> N
 
 def test_other_files_do_not_convert_types_either(tmp_path: Path) -> None:
     plant = (CONFIG / "plant.toml").read_text(encoding="utf-8")
-    plant = re.sub(r"(?m)^rack_power_kw = .*$", 'rack_power_kw = "130"', plant)
+    plant = re.sub(r"(?m)^design_supply_temp = .*$", 'design_supply_temp = "35"', plant)
     (tmp_path / "plant.toml").write_text(plant, encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"line \d+: it.rack_power_kw: Input should be a valid"):
+    (tmp_path / "site.toml").write_text((CONFIG / "site.toml").read_text(encoding="utf-8"))
+    with pytest.raises(ConfigError, match=r"line \d+: fws.design_supply_temp: Input should be a"):
+        load_plant_config(tmp_path / "plant.toml")
+    # The nameplate moved to the site file: no conversion there either.
+    site = (CONFIG / "site.toml").read_text(encoding="utf-8")
+    site = re.sub(r"(?m)^rack_power_kw = .*$", 'rack_power_kw = "130"', site)
+    (tmp_path / "site.toml").write_text(site, encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"line \d+: plant.rack_power_kw: Input should be a"):
         load_plant_config(tmp_path / "plant.toml")

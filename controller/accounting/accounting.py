@@ -20,6 +20,7 @@ nothing but the open interval and never counts anything twice.
 from __future__ import annotations
 
 import math
+import sqlite3
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -111,7 +112,7 @@ class EnergyAccounting:
         self._baseline_recorded = energy_mark is not None
         self._energy = MeterRegister(
             modulus=config.energy_modulus,
-            max_rate_per_h=s.meter_max_power_kw,
+            max_rate_per_h=config.max_power_kw,
             margin=s.jump_margin,
             quantum=config.energy_quantum,
             confirm_readings=s.confirm_readings,
@@ -120,7 +121,7 @@ class EnergyAccounting:
         )
         self._volume = MeterRegister(
             modulus=config.volume_modulus,
-            max_rate_per_h=s.meter_max_flow_m3h,
+            max_rate_per_h=config.max_flow_m3h,
             margin=s.jump_margin,
             quantum=config.volume_quantum,
             confirm_readings=s.confirm_readings,
@@ -150,6 +151,12 @@ class EnergyAccounting:
         # since the last closed mark waits here for the first covered interval.
         self._e_carry = 0.0
         self._v_carry = 0.0
+        # Replacements stored up to now are replayed below; newer ones, whoever
+        # writes them (this process or `heatrecovery meter-replaced`), are taken up
+        # by ``update`` from the ledger by id.
+        self._event_id = ledger.last_meter_event_id()
+        self.replacements: list[MeterEvent] = []
+        """Replacements ``update`` took from the ledger in its last call (for the log)."""
         self._replay_replacements(energy_mark)
         self._totals = RunningTotals(
             ledger,
@@ -180,6 +187,7 @@ class EnergyAccounting:
         ``max_hold_s`` (one reading is not held over a stall); the rest is uncovered.
         """
         now = now_epoch
+        self.replacements = self._take_recorded_replacements()
         if now <= self._t_last:
             if now < self._t_last - _EPS:
                 self._open.flags.add(rf.CLOCK_STEP)
@@ -231,13 +239,15 @@ class EnergyAccounting:
 
         The old meter's increment up to ``old_final_kwh`` (if given and plausible) is
         counted; the new meter counts from ``new_start_kwh``. The volume register
-        starts a new series at the new meter's first reading.
+        starts a new series at the new meter's first reading. Applied through the
+        ledger, the same way as a record written by ``heatrecovery meter-replaced``.
         """
         event = MeterEvent(
             now_epoch, RegisterEvent.REPLACED.value, old_final_kwh, new_start_kwh, note
         )
         self.ledger.record_meter_event(event)
-        self._apply_replacement(event)
+        for ev in self._recorded_replacements():
+            self._apply_replacement(ev)
 
     def totals(self) -> Totals:
         """Figures including the open interval's part so far."""
@@ -420,6 +430,24 @@ class EnergyAccounting:
         for ev in self.ledger.meter_events(start=since):
             if ev.kind == RegisterEvent.REPLACED.value and (mark is None or ev.time > mark.time):
                 self._apply_replacement(ev)
+
+    def _recorded_replacements(self) -> list[MeterEvent]:
+        """Replacements stored in the ledger since the last look, oldest first."""
+        found = self.ledger.meter_events_after(self._event_id, RegisterEvent.REPLACED.value)
+        if found:
+            self._event_id = found[-1][0]
+        return [ev for _, ev in found]
+
+    def _take_recorded_replacements(self) -> list[MeterEvent]:
+        """Apply replacements another process recorded; a ledger error only stops that."""
+        try:
+            found = self._recorded_replacements()
+        except sqlite3.Error as exc:
+            self.ledger_error = f"{type(exc).__name__}: {exc}"
+            return []
+        for ev in found:
+            self._apply_replacement(ev)
+        return found
 
     def _apply_replacement(self, ev: MeterEvent) -> None:
         new_start = ev.register_after if ev.register_after is not None else 0.0

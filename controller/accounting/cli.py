@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-DEFAULT_SITE = Path("config/site.toml")
+from controller.config.sitefolder import add_site_argument, site_folder
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -14,7 +14,7 @@ def _run(args: argparse.Namespace) -> int:
     from controller.config.tomlfile import ConfigError
 
     try:
-        cfg = load_report_config(args.config)
+        cfg = load_report_config(site_folder(args.site).site_file)
     except ConfigError as exc:
         print(exc.render(), file=sys.stderr)
         return 2
@@ -33,6 +33,6 @@ def register_report(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--month", required=True, help="billing month, YYYY-MM (site time zone)")
     p.add_argument("--ledger", type=Path, help="ledger file (default: [accounting] ledger_path)")
-    p.add_argument("--config", type=Path, default=DEFAULT_SITE, help="site file")
+    add_site_argument(p, "--config")
     p.add_argument("--csv", type=Path, help="write the interval reconciliation CSV here")
     p.set_defaults(func=_run)

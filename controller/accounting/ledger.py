@@ -28,6 +28,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from controller.accounting.meter import RegisterMark
 from controller.accounting.rows import INTERVAL_COLUMNS, ClosedInterval, MeterEvent
@@ -271,23 +272,29 @@ class Ledger:
             db.execute("ROLLBACK")
             raise
 
-    def record_meter_event(self, event: MeterEvent) -> None:
-        """Store one event at once (an operator's record must not wait for the close)."""
+    def record_meter_event(self, event: MeterEvent) -> int:
+        """Store one event at once (an operator's record must not wait for the close).
+
+        Returns the event's id: a running accounting that stores its own record
+        must not take it again for one another process wrote.
+        """
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
-            self._insert_event(event)
+            event_id = self._insert_event(event)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        return event_id
 
-    def _insert_event(self, e: MeterEvent) -> None:
-        self._db.execute(
+    def _insert_event(self, e: MeterEvent) -> int:
+        cur = self._db.execute(
             "INSERT INTO meter_events (time, kind, register_before, register_after, note) "
             "VALUES (?, ?, ?, ?, ?)",
             (e.time, e.kind, e.register_before, e.register_after, e.note),
         )
+        return int(cur.lastrowid or 0)
 
     # ------------------------------------------------------------------ reads
     def resume(self) -> ResumeState:
@@ -365,6 +372,24 @@ class Ledger:
         ).fetchall()
         return [MeterEvent(*r) for r in rows]
 
+    def last_meter_event_id(self) -> int:
+        """The newest event's id (0 on an empty table): where polling for new ones starts."""
+        row = self._db.execute("SELECT max(id) FROM meter_events").fetchone()
+        return int(row[0] or 0)
+
+    def meter_events_after(self, event_id: int, kind: str) -> list[tuple[int, MeterEvent]]:
+        """Events of ``kind`` stored after ``event_id``, oldest first, with their ids.
+
+        Another process (``heatrecovery meter-replaced``) may have written them: the
+        ledger is in WAL mode, so its committed rows are visible here at once.
+        """
+        rows = self._db.execute(
+            "SELECT id, time, kind, register_before, register_after, note FROM meter_events "
+            "WHERE id > ? AND kind = ? ORDER BY id",
+            (event_id, kind),
+        ).fetchall()
+        return [(int(r[0]), MeterEvent(*r[1:])) for r in rows]
+
     def integrity_check(self) -> str:
         return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
 
@@ -379,6 +404,6 @@ class Ledger:
 
 
 def _row(r: tuple[object, ...]) -> ClosedInterval:
-    d = dict(zip(INTERVAL_COLUMNS, r, strict=True))
+    d: dict[str, Any] = dict(zip(INTERVAL_COLUMNS, r, strict=True))  # SQLite: untyped
     d["mismatch"] = bool(d["mismatch"])
-    return ClosedInterval(**d)  # type: ignore[arg-type]
+    return ClosedInterval(**d)

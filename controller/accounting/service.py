@@ -34,7 +34,12 @@ class AccountingService:
         self.roles = r
         self.cdus = tuple(s.plant.cdus)
         cfg = AccountingConfig.from_register_map(
-            s.accounting, site.regmap, heatmeter=r.heatmeter, site_timezone=s.site.timezone
+            s.accounting,
+            site.regmap,
+            heatmeter=r.heatmeter,
+            site_timezone=s.site.timezone,
+            hp_capacity_kw=s.plant.hp_capacity_kw,
+            dh_pump_nominal_m3h=s.plant.dh_pump_nominal_m3h,
         )
         path = site.resolve(s.accounting.ledger_path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -73,6 +78,14 @@ class AccountingService:
             closed = await asyncio.to_thread(self.acc.update, now_epoch, dt, inputs)
         else:
             closed = self.acc.update(now_epoch, dt, inputs)
+        for ev in self.acc.replacements:
+            log.warning(
+                "meter replacement applied",
+                at=ev.time,
+                new_start_kwh=ev.register_after,
+                old_final_kwh=ev.register_before,
+                note=ev.note,
+            )
         if closed:
             self.totals = self.acc.totals()
             for row in closed:

@@ -50,10 +50,11 @@ class AccountingSettings(StrictModel):
     """DH supply counts as 'as requested' within this band around its setpoint."""
     availability_unknown: Literal["unavailable", "excluded"] = "unavailable"
     """Requested time that bad data leaves unjudged: counted against us, or left out."""
-    meter_max_power_kw: Pos = 2000.0
-    """Largest power the meter can register; bounds a plausible register increment."""
-    meter_max_flow_m3h: Pos = 100.0
-    """Same for the volume register."""
+    meter_max_power_kw: Pos | None = None
+    """Largest power the meter can register; bounds a plausible register increment.
+    Unset: sized from the nameplate (``METER_POWER_PER_HP_KW`` x heat-pump capacity)."""
+    meter_max_flow_m3h: Pos | None = None
+    """Same for the volume register. Unset: ``METER_FLOW_PER_PUMP`` x DH pump flow."""
     jump_margin: Annotated[float, Field(ge=1)] = 1.5
     confirm_readings: Annotated[int, Field(ge=2, le=100)] = 3
     """Consistent readings needed before a register discontinuity becomes the baseline."""
@@ -87,6 +88,13 @@ class AccountingSettings(StrictModel):
         return self
 
 
+METER_POWER_PER_HP_KW = 5.0 / 3.0
+"""The meter sees the heat pump at full output plus up to two-thirds of it again from
+the tank (reference site: 1,200 kW -> 2,000 kW, its value before sizing by nameplate)."""
+METER_FLOW_PER_PUMP = 2.5
+"""Both DH pumps of the N+1 pair during a changeover overlap, with margin."""
+
+
 @dataclass(frozen=True, slots=True)
 class AccountingConfig:
     """Settings plus what comes from elsewhere: the zone and the meter's registers."""
@@ -97,6 +105,8 @@ class AccountingConfig:
     energy_quantum: float = 1.0
     volume_modulus: float | None = 1_000_000.0
     volume_quantum: float = 0.01
+    max_power_kw: float = 2000.0
+    max_flow_m3h: float = 100.0
 
     @classmethod
     def from_register_map(
@@ -106,7 +116,11 @@ class AccountingConfig:
         *,
         heatmeter: str = "heatmeter",
         site_timezone: str = "UTC",
+        hp_capacity_kw: float | None = None,
+        dh_pump_nominal_m3h: float | None = None,
     ) -> AccountingConfig:
+        """``hp_capacity_kw`` and ``dh_pump_nominal_m3h`` from the nameplate size the
+        meter's plausible rates the settings leave unset."""
         energy = regmap.point(heatmeter, "energy")
         volume = regmap.point(heatmeter, "volume")
         return cls(
@@ -116,4 +130,8 @@ class AccountingConfig:
             energy_quantum=abs(energy.scale),
             volume_modulus=register_modulus(volume),
             volume_quantum=abs(volume.scale),
+            max_power_kw=settings.meter_max_power_kw
+            or (METER_POWER_PER_HP_KW * hp_capacity_kw if hp_capacity_kw else 2000.0),
+            max_flow_m3h=settings.meter_max_flow_m3h
+            or (METER_FLOW_PER_PUMP * dh_pump_nominal_m3h if dh_pump_nominal_m3h else 100.0),
         )

@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from controller.accounting.contract import ContractSettings
-from controller.accounting.settings import AccountingSettings
+from controller.accounting.settings import METER_POWER_PER_HP_KW, AccountingSettings
 from controller.config.envoverrides import ENV_PREFIX, apply_overrides, read_env_overrides
 from controller.config.registermap import RegisterMap, load_register_map
 from controller.config.strictmodel import StrictModel
@@ -83,19 +83,55 @@ class ScanSettings(_Section):
     """Time in STARTUP: every safety signal must be good this long before control starts."""
 
 
-class PlantNameplate(_Section):
-    """What the controller needs to know of the plant it runs (from datasheets)."""
+DeviceName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
 
-    hp_capacity_kw: Pos = 1200.0
-    hp_min_load_pct: Annotated[float, Field(ge=0, lt=100)] = 20.0
-    tank_volume_m3: Pos = 100.0
-    tank_sensors: Annotated[int, Field(ge=2, le=10)] = 10
-    dh_pump_nominal_m3h: Pos = 45.0
-    fws_pump_nominal_m3h: Pos = 100.0
-    it_liquid_kw: Pos = 884.0
-    cdus: Annotated[list[str], Field(min_length=1)] = Field(
-        default_factory=lambda: ["cdu01", "cdu02"]
-    )
+
+class PlantNameplate(_Section):
+    """The nameplate, written once: what the site is, from the datasheets. Every
+    figure is required: a default would be the reference site's, silently.
+
+    Everything that follows from it is derived or checked against it: the simulated
+    plant (``plant.toml`` may not restate these figures, only agree with them), the
+    register map's plausible ranges, a comms alarm per CDU, and the plant sizes the
+    settings scale with (source threshold, demand cap, meter rates, loop gains).
+    """
+
+    racks: Annotated[int, Field(ge=1, le=10_000)]
+    rack_power_kw: Annotated[float, Field(gt=0, le=2000)]
+    liquid_fraction: Annotated[float, Field(gt=0, le=1)]
+    """Share of IT power carried away by liquid (the rest is room air)."""
+    cdus: Annotated[list[DeviceName], Field(min_length=1)]
+    """The racks are shared evenly among them (the first ones take any remainder)."""
+    hp_capacity_kw: Pos
+    hp_min_load_pct: Annotated[float, Field(ge=0, lt=100)]
+    tank_volume_m3: Pos
+    tank_sensors: Annotated[int, Field(ge=2, le=10)]
+    dh_pump_nominal_m3h: Pos
+    fws_pump_nominal_m3h: Pos
+
+    @model_validator(mode="after")
+    def _cdus(self) -> Self:
+        if len(set(self.cdus)) != len(self.cdus):
+            raise ValueError("plant.cdus: CDU names must be unique")
+        if self.racks < len(self.cdus):
+            raise ValueError(
+                f"plant.racks {self.racks} is fewer than the {len(self.cdus)} CDUs: "
+                "each CDU serves at least one rack"
+            )
+        return self
+
+    @property
+    def it_kw(self) -> float:
+        return self.racks * self.rack_power_kw
+
+    @property
+    def it_liquid_kw(self) -> float:
+        """Heat the racks hand to liquid at full utilisation."""
+        return self.racks * self.rack_power_kw * self.liquid_fraction
+
+    def racks_per_cdu(self) -> dict[str, int]:
+        base, extra = divmod(self.racks, len(self.cdus))
+        return {c: base + (1 if i < extra else 0) for i, c in enumerate(self.cdus)}
 
 
 class WeatherCurve(_Section):
@@ -151,8 +187,9 @@ class Limits(_Section):
     hp_setpoint_max: float = 92.0
     """Both within the range of the heat pump's setpoint register (checked against the map)."""
     hp_setpoint_ramp_k_per_min: Annotated[float, Field(gt=0, le=60)] = 2.0
-    dh_demand_max_kw: Annotated[float, Field(gt=0, le=1_000_000)] = 5000.0
-    """Largest demand accepted from the utility (at most 1 GW: a typo guard, not a rating)."""
+    dh_demand_max_pct: Annotated[float, Field(gt=0, le=1000)] = 400.0
+    """Largest demand accepted from the utility, in % of the heat pump's capacity (a
+    guard against a garbled value, not a rating; see ``SiteSettings.dh_demand_max_kw``)."""
     tank_soc_min: Frac = 0.05
     tank_soc_stop: Frac = 0.95
     """Above this, with less demand than the heat pump's minimum load, it stops."""
@@ -192,7 +229,16 @@ class PidTuning(_Section):
     zero kp would drive its output the wrong way or not at all."""
 
 
+REFERENCE_HP_KW = 1200.0
+"""Capacity of the reference heat pump the shipped gains were tuned on (issue 3);
+only used to state the normalised defaults in the reference's kW figures."""
+
+
 class Tuning(_Section):
+    """Loop gains. Loops whose output or input is a heat flow are normalised by the
+    heat pump's capacity (``soc``, ``source``, ``injection``), so one default holds
+    from a 110 kW pilot to a 26 MW hall; ``kw_gains`` turns them back into kW."""
+
     fws: PidTuning = PidTuning(kp=8.0, ki=8.0 / 150.0)
     """Facility-water supply: % of split-range output per K above setpoint."""
     fws_split_pct: Annotated[float, Field(gt=0, lt=100)] = 30.0
@@ -202,12 +248,15 @@ class Tuning(_Section):
     hp_trim_range_k: tuple[
         Annotated[float, Field(ge=-20, le=0)], Annotated[float, Field(ge=0, le=20)]
     ] = (-3.0, 10.0)
-    soc: PidTuning = PidTuning(kp=2000.0, ki=2000.0 / 3600.0)
-    """Tank charge: kW of extra heat-pump output per unit of state-of-charge error."""
-    source: PidTuning = PidTuning(kp=250.0, ki=250.0 / 300.0)
-    """Source limit: kW of heat-pump output per K of facility water above its low bound."""
-    injection: PidTuning = PidTuning(kp=0.02, ki=0.02 / 20.0)
-    """DH injection pump: % speed per kW of delivered-heat error."""
+    soc: PidTuning = PidTuning(kp=2000.0 / REFERENCE_HP_KW, ki=2000.0 / 3600.0 / REFERENCE_HP_KW)
+    """Tank charge: extra heat-pump output, in units of its capacity, per unit of
+    state-of-charge error (2000 kW per unit on the reference)."""
+    source: PidTuning = PidTuning(kp=250.0 / REFERENCE_HP_KW, ki=250.0 / 300.0 / REFERENCE_HP_KW)
+    """Source limit: heat-pump output, in units of its capacity, per K of facility water
+    above its low bound (250 kW/K on the reference)."""
+    injection: PidTuning = PidTuning(kp=0.02 * REFERENCE_HP_KW, ki=0.02 / 20.0 * REFERENCE_HP_KW)
+    """DH injection pump: % speed per unit of delivered-heat error, the unit being the
+    heat pump's capacity (0.02 %/kW on the reference)."""
     injection_temp_guard: PidTuning = PidTuning(kp=20.0, ki=20.0 / 60.0)
     """Cuts injection flow, % per K, when DH supply falls below setpoint - guard_k."""
     injection_guard_k: Pos = 0.6
@@ -215,12 +264,23 @@ class Tuning(_Section):
     """While the heat pump charges the tank, DH supply aims this far above setpoint."""
 
 
+def kw_gains(t: PidTuning, capacity_kw: float) -> tuple[float, float, float]:
+    """A loop's kp, ki, kd with kW as output: the normalised gains times the capacity."""
+    return t.kp * capacity_kw, t.ki * capacity_kw, t.kd * capacity_kw
+
+
+def per_kw_gains(t: PidTuning, capacity_kw: float) -> tuple[float, float, float]:
+    """A loop's kp, ki, kd with kW as input: the normalised gains over the capacity."""
+    return t.kp / capacity_kw, t.ki / capacity_kw, t.kd / capacity_kw
+
+
 class HeatPumpSequencing(_Section):
     min_run_s: Day = 600.0
     min_off_s: Day = 300.0
     max_starts_per_hour: Annotated[int, Field(ge=1, le=60)] = 4
-    source_min_kw: NonNeg = 150.0
-    """IT heat below this for ``source_low_s`` stops the heat pump (nothing to recover)."""
+    source_min_pct: Annotated[float, Field(ge=0, le=100)] = 12.5
+    """IT heat below this share of the heat pump's capacity for ``source_low_s`` stops
+    it (nothing to recover). 12.5 % is 150 kW on the 1.2 MW reference heat pump."""
     source_low_s: Day = 1800.0
     start_demand_pct: Annotated[float, Field(ge=0, le=100)] = 50.0
     """A stopped heat pump starts for the network's demand alone (with the tank not
@@ -305,7 +365,8 @@ class SiteSettings(StrictModel):
     roles: Roles = Roles()
     fieldbus: FieldBusConfig
     scan: ScanSettings = ScanSettings()
-    plant: PlantNameplate = PlantNameplate()
+    plant: PlantNameplate
+    """The nameplate: no defaults, a site runs on its own figures or not at all."""
     setpoints: Setpoints
     weather_curve: WeatherCurve = WeatherCurve()
     limits: Limits
@@ -340,8 +401,12 @@ class SiteSettings(StrictModel):
                 f"setpoints.dh_supply_temp {sp.dh_supply_temp:g} must lie within "
                 f"[{lim.dh_supply_min:g}, {lim.dh_supply_max:g}]"
             )
-        if sp.dh_demand_kw > lim.dh_demand_max_kw:
-            raise ValueError("setpoints.dh_demand_kw exceeds limits.dh_demand_max_kw")
+        if sp.dh_demand_kw > self.dh_demand_max_kw:
+            raise ValueError(
+                f"setpoints.dh_demand_kw {sp.dh_demand_kw:g} exceeds "
+                f"{self.dh_demand_max_kw:g} kW, limits.dh_demand_max_pct "
+                f"{lim.dh_demand_max_pct:g} % of plant.hp_capacity_kw {self.plant.hp_capacity_kw:g}"
+            )
         lo, hi = self.tuning.hp_trim_range_k
         if not lo < 0 < hi:
             raise ValueError("tuning.hp_trim_range_k must span 0, e.g. [-3, 10]")
@@ -359,6 +424,22 @@ class SiteSettings(StrictModel):
         if set(fws) & set(dh):
             raise ValueError("a pump cannot belong to both the fws and the dh group")
         return self
+
+    @property
+    def dh_demand_max_kw(self) -> float:
+        """The largest demand accepted from the utility, sized from the nameplate."""
+        return self.plant.hp_capacity_kw * self.limits.dh_demand_max_pct / 100.0
+
+    @property
+    def meter_max_power_kw(self) -> float:
+        """The heat meter's largest plausible power: set, or sized from the nameplate."""
+        set_kw = self.accounting.meter_max_power_kw
+        return set_kw if set_kw is not None else METER_POWER_PER_HP_KW * self.plant.hp_capacity_kw
+
+    @property
+    def source_min_kw(self) -> float:
+        """IT heat below which the heat pump has nothing to recover."""
+        return self.plant.hp_capacity_kw * self.heatpump.source_min_pct / 100.0
 
 
 class LoadedSite(BaseModel):
@@ -398,6 +479,7 @@ def _check_against_map(
                 )
     if roles.heatpump in regmap.devices:
         problems += _check_register_ranges(settings, regmap)
+    problems += _check_sized_ranges(settings, regmap)
     for cdu in settings.plant.cdus:
         if cdu not in regmap.devices:
             problems.append((("plant", "cdus"), f"CDU {cdu!r} is not a device of the register map"))
@@ -433,6 +515,97 @@ def _check_register_ranges(
         for loc, value in values.items()
         if not lo <= value <= hi
     ]
+
+
+FULL_LOAD_MARGIN = 1.25
+"""A reading at full load must sit this far inside its plausible range (overload,
+sensor tolerance): a range sized tighter turns a busy afternoon into BAD data."""
+
+
+def _sized_points(s: SiteSettings) -> list[tuple[str, str, float, tuple[str, ...], str]]:
+    """(device, point, highest plausible reading, nameplate field, why) of every
+    reading whose size follows from the nameplate."""
+    p, r = s.plant, s.roles
+    cap, m = p.hp_capacity_kw, FULL_LOAD_MARGIN
+    rows: list[tuple[str, str, float, tuple[str, ...], str]] = [
+        (r.heatpump, "heat_output", m * cap, ("plant", "hp_capacity_kw"), f"{m:g} x capacity"),
+        (r.heatpump, "electric_power", cap / 2, ("plant", "hp_capacity_kw"), "capacity / COP 2"),
+        (
+            r.plc,
+            "fws_flow",
+            2 * p.fws_pump_nominal_m3h,
+            ("plant", "fws_pump_nominal_m3h"),
+            "both pumps at changeover",
+        ),
+        (
+            r.plc,
+            "dh_flow",
+            2 * p.dh_pump_nominal_m3h,
+            ("plant", "dh_pump_nominal_m3h"),
+            "both pumps at changeover",
+        ),
+        (
+            r.heatmeter,
+            "flow",
+            2 * p.dh_pump_nominal_m3h,
+            ("plant", "dh_pump_nominal_m3h"),
+            "both pumps at changeover",
+        ),
+        (
+            r.heatmeter,
+            "power",
+            s.meter_max_power_kw,
+            ("plant", "hp_capacity_kw"),
+            "the meter's largest power",
+        ),
+        (
+            r.utility,
+            "heat_demand",
+            s.dh_demand_max_kw,
+            ("limits", "dh_demand_max_pct"),
+            "the largest demand accepted",
+        ),
+    ]
+    for cdu, racks in p.racks_per_cdu().items():
+        it = m * racks * p.rack_power_kw
+        why = f"{m:g} x {racks} racks"
+        rows.append((cdu, "it_load", it, ("plant", "rack_power_kw"), why))
+        rows.append((cdu, "heat_to_fws", it, ("plant", "rack_power_kw"), why))
+        rows.append(
+            (
+                cdu,
+                "fws_flow",
+                2 * p.fws_pump_nominal_m3h,
+                ("plant", "fws_pump_nominal_m3h"),
+                "both pumps at changeover",
+            )
+        )
+    return rows
+
+
+def _check_sized_ranges(
+    settings: SiteSettings, regmap: RegisterMap
+) -> list[tuple[tuple[Any, ...], str]]:
+    """A plausible range sized for another plant makes the readings of this one BAD
+    all day (a 26 MW hall on the reference map); refuse it naming both ends."""
+    problems: list[tuple[tuple[Any, ...], str]] = []
+    for device, name, need, loc, why in _sized_points(settings):
+        if device not in regmap.devices:
+            continue
+        try:
+            point = regmap.point(device, name)
+        except KeyError:
+            continue
+        if point.range is not None and point.range[1] < need:
+            lo, hi = point.range
+            problems.append(
+                (
+                    loc,
+                    f"{device}.{name} reads at most {hi:g} (its range [{lo:g}, {hi:g}] in the "
+                    f"register map), but this plant reaches {need:g} ({why}): widen the range",
+                )
+            )
+    return problems
 
 
 REQUIRED_KEYS: dict[tuple[str, ...], str] = {
@@ -483,6 +656,8 @@ def load_site(path: Path | str, environ: Mapping[str, str] | None = None) -> Loa
     caller keeps what it had.
     """
     path = Path(path)
+    if path.is_dir():  # a site folder
+        path = path / "site.toml"
     data, text = read_toml(path)
     index = locate_lines(text)
     env = read_env_overrides(SiteSettings, os.environ if environ is None else environ)

@@ -89,9 +89,9 @@ def locate_lines(text: str) -> dict[tuple[Any, ...], int]:
             resolved: list[Any] = []
             for part in parts[:-1]:
                 resolved.append(part)
-                key = tuple(resolved)
-                if key in counters:
-                    resolved.append(counters[key])
+                parent = tuple(resolved)
+                if parent in counters:
+                    resolved.append(counters[parent])
             resolved.append(parts[-1])
             base = tuple(resolved)
             if header.group(1) == "[[":
@@ -185,8 +185,8 @@ def read_toml(path: Path) -> tuple[dict[str, Any], str]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"line (\d+)", str(exc))
-        line = int(match.group(1)) if match else None
-        raise ConfigError(path, [ConfigProblem("", line, f"TOML syntax: {exc}")]) from None
+        at_line = int(match.group(1)) if match else None
+        raise ConfigError(path, [ConfigProblem("", at_line, f"TOML syntax: {exc}")]) from None
     except (ValueError, RecursionError) as exc:  # e.g. nesting too deep for the parser
         raise ConfigError(path, [ConfigProblem("", None, f"TOML: {exc}")]) from None
     return data, text

@@ -103,6 +103,9 @@ class AlarmDef(StrictModel):
     kind: AlarmKind
     source: Annotated[str, Field(min_length=1)]
     limit: float | None = None
+    limit_setting: str | None = None
+    """The site setting ``limit`` was taken from (``limits.fws_supply_high``), so a
+    reload of the site file moves the alarm with it (``AlarmEngine.set_limit``)."""
     deadband: Annotated[float, Field(ge=0)] = 0.0
     on_delay_s: Annotated[float, Field(ge=0)] = 0.0
     off_delay_s: Annotated[float, Field(ge=0)] = 0.0
@@ -524,6 +527,15 @@ class AlarmEngine:
                 s.dirty = True
                 self._emit(s, EventKind.UNSUPPRESS, now, events)
         return events
+
+    def set_limit(self, alarm_id: str, limit: float) -> None:
+        """Move a high/low alarm's limit (its site setting was reloaded); the alarm's
+        state is kept and judged against the new limit from the next update."""
+        s = self._by_id[alarm_id]
+        if s.d.kind is AlarmKind.FLAG or not math.isfinite(limit):
+            raise AlarmOperationError(f"alarm {alarm_id}: no finite limit to set")
+        s.limit = limit
+        s.clear = limit - s.d.deadband if s.d.kind is AlarmKind.HIGH else limit + s.d.deadband
 
     # -- reporting ----------------------------------------------------------------------
 

@@ -207,29 +207,34 @@ class Conditioner:
         v.fan_speed = g(self.k_fan)
         v.dc_heat_kw = g(self.k_dc_heat)
         # IT heat: each CDU's own figure, held briefly and then estimated from the others.
-        total: float | None = 0.0
+        total = 0.0
         known = 0
         missing: list[str] = []
         for c, key in self._cdu_keys:
             q = g(key)
             if q is not None:
                 self._cdu_last[c] = (q, now)
-                total += q  # type: ignore[operator]
+                total += q
                 known += 1
                 continue
             last = self._cdu_last.get(c)
             if last is not None and now - last[1] <= CDU_HOLD_S:
-                total += last[0]  # type: ignore[operator]
+                total += last[0]
                 known += 1
             else:
                 missing.append(c)
+        it_heat: float | None = total
         if missing and known:
-            total += total / known * len(missing)  # type: ignore[operator]
+            it_heat = total + total / known * len(missing)
         elif missing:
             fl, ts, tr = v.fws_flow_m3h, v.fws_supply, v.fws_return
-            total = fl * CP_KWH_PER_M3K * (tr - ts) if None not in (fl, ts, tr) else None  # type: ignore[operator]
+            it_heat = (
+                fl * CP_KWH_PER_M3K * (tr - ts)
+                if fl is not None and ts is not None and tr is not None
+                else None
+            )
         v.cdu_estimated = tuple(missing)
-        v.it_heat_kw = total
+        v.it_heat_kw = it_heat
         # Heat pump.
         st = g(kh["state"])
         v.hp_known = self.hp not in img.comms_lost and st is not None

@@ -102,7 +102,7 @@ class RecoveryStrategy:
             view.hp_known
             and not view.hp_tripped
             and not il.active(Interlock.HP_TRIP)
-            and (s.heatpump.source_min_kw <= 0 or view.fws_supply is not None)
+            and (s.heatpump.source_min_pct <= 0 or view.fws_supply is not None)
         )
         if mode in (Mode.STARTUP, Mode.MANUAL) and not safe:
             # Hand-over: the sequencer adopts the heat pump as found and decides
@@ -182,11 +182,7 @@ class RecoveryStrategy:
         st.injection_enabled = targets.injection_enabled
         st.setpoint_source = targets.setpoint_source
         st.demand_source = targets.demand_source
-        st.hp_wanted = self.hp.wanted
-        st.hp_limited_by_source = self.hp.cmd.limited_by_source
-        st.hx_ua = self.hx.ua
         st.hx_ua_ratio = self.hx.ratio
-        st.hx_approach_k = self.hx.approach_k
         loops = st.loops
         loops["fws_output"] = self.fws.loop.last_output
         loops["valve"] = self.fws.valve

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from controller.config.settings import SiteSettings
+from controller.config.settings import SiteSettings, kw_gains
 from controller.core.antishortcycle import AntiShortCycle, AntiShortCycleConfig
 from controller.core.conditioning import PlantView
 from controller.core.pid import Loop
@@ -35,6 +35,9 @@ SOURCE_LOW_MARGIN_K = 3.0
 TANK_EXHAUSTED_K = 4.0
 FILL_SOC = 0.99
 IT_FILTER_S = 300.0
+COND_FLOW_MIN_SHARE = 1.0 / 90.0
+"""Below this share of the DH pump's nominal flow the condenser flow is too small to
+solve the mixing for (0.5 m3/h on the 45 m3/h reference)."""
 
 
 @dataclass(slots=True)
@@ -63,13 +66,11 @@ class HeatPumpControl:
         # pump's would be recovered IT heat dumped. The tank discharges by itself when
         # the heat pump cannot keep up with the demand (source limit, capacity).
         self.soc_loop = Loop(
-            "tank_soc", t.soc.kp, t.soc.ki, t.soc.kd, s.setpoints.tank_soc_target, (0.0, cap)
+            "tank_soc", *kw_gains(t.soc, cap), s.setpoints.tank_soc_target, (0.0, cap)
         )
         self.source_loop = Loop(
             "hp_source",
-            t.source.kp,
-            t.source.ki,
-            t.source.kd,
+            *kw_gains(t.source, cap),
             s.setpoints.fws_supply_temp - s.limits.fws_recovery_margin_k,
             (-cap, cap),
             direct=False,
@@ -92,9 +93,10 @@ class HeatPumpControl:
         self.trip_reset.per_day = s.heatpump.auto_reset_trips_per_day
         t = s.tuning
         self.soc_loop.setpoint = s.setpoints.tank_soc_target
-        self.soc_loop.retune(t.soc.kp, t.soc.ki, t.soc.kd, None)
+        cap = s.plant.hp_capacity_kw
+        self.soc_loop.retune(*kw_gains(t.soc, cap), None)
         self.source_loop.setpoint = s.setpoints.fws_supply_temp - s.limits.fws_recovery_margin_k
-        self.source_loop.retune(t.source.kp, t.source.ki, t.source.kd, view.fws_supply)
+        self.source_loop.retune(*kw_gains(t.source, cap), view.fws_supply)
         self.trim_loop.retune(t.hp_trim.kp, t.hp_trim.ki, t.hp_trim.kd, view.dh_supply)
         rate = s.limits.hp_setpoint_ramp_k_per_min
         value = self.setpoint_ramp.value
@@ -113,7 +115,7 @@ class HeatPumpControl:
         s = self.settings
         lim = s.limits
         it = view.it_heat_kw
-        if it is not None and it < s.heatpump.source_min_kw:
+        if it is not None and it < s.source_min_kw:
             if self._source_low_since is None:
                 self._source_low_since = now
         else:
@@ -232,7 +234,11 @@ class HeatPumpControl:
         trim = self.trim_loop
         # While charging, aim a little above the setpoint: the tank top then still
         # meets the contract when it alone supplies the network later.
-        ff = self._mixing_trim(view, base) if injecting and running else 0.0
+        ff = (
+            self._mixing_trim(view, base, s.plant.dh_pump_nominal_m3h)
+            if injecting and running
+            else 0.0
+        )
         discharging = ff > 0.0
         trim.setpoint = base if discharging else base + s.tuning.charge_margin_k
         if injecting and running and view.dh_supply is not None:
@@ -250,7 +256,7 @@ class HeatPumpControl:
         return cmd
 
     @staticmethod
-    def _mixing_trim(view: PlantView, setpoint: float) -> float:
+    def _mixing_trim(view: PlantView, setpoint: float, dh_nominal_m3h: float) -> float:
         """Outlet offset that makes heat-pump water and tank-top water mix to the setpoint.
 
         While the tank discharges, the network gets (m_c T_hp + m_x T_top) / m_d. Solving
@@ -258,7 +264,7 @@ class HeatPumpControl:
         only corrects what this misses (sensor errors, losses).
         """
         m_d, m_c, top = view.dh_flow_m3h, view.hp_cond_flow_m3h, view.tank_top
-        if m_d is None or m_c is None or top is None or m_c < 0.5:
+        if m_d is None or m_c is None or top is None or m_c < dh_nominal_m3h * COND_FLOW_MIN_SHARE:
             return 0.0
         if top < setpoint - TANK_EXHAUSTED_K:
             # An exhausted tank is not compensated by heating the heat pump's water

@@ -51,15 +51,21 @@ class HxMonitor:
         t_out: float | None,
         t_sat: float | None,
     ) -> None:
-        if None in (load_pct, heat_kw, power_kw, t_in, t_out, t_sat):
+        if (
+            load_pct is None
+            or heat_kw is None
+            or power_kw is None
+            or t_in is None
+            or t_out is None
+            or t_sat is None
+        ):
             return
-        if t_out is not None and t_sat is not None:
-            self.approach_k = t_out - t_sat
-        if not running or load_pct < self.min_load:  # type: ignore[operator]
+        self.approach_k = t_out - t_sat
+        if not running or load_pct < self.min_load:
             return
-        d1 = t_in - t_sat  # type: ignore[operator]
-        d2 = t_out - t_sat  # type: ignore[operator]
-        q = heat_kw - power_kw  # type: ignore[operator]
+        d1 = t_in - t_sat
+        d2 = t_out - t_sat
+        q = heat_kw - power_kw
         if d1 <= 0.2 or d2 <= 0.2 or q <= 0:
             return
         lmtd = (d1 - d2) / math.log(d1 / d2) if abs(d1 - d2) > 1e-6 else d1

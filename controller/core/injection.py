@@ -12,7 +12,7 @@ there is nothing to deliver, or the water would leave far too cold.
 
 from __future__ import annotations
 
-from controller.config.settings import SiteSettings
+from controller.config.settings import SiteSettings, per_kw_gains
 from controller.core.conditioning import CP_KWH_PER_M3K, PlantView
 from controller.core.pid import Loop
 
@@ -22,6 +22,9 @@ COLD_STOP_K = 5.0
 COLD_STOP_S = 120.0
 SOC_TAPER = 0.1
 TANK_EXHAUSTED_K = 4.0
+MIN_TARGET_SHARE = 1.0 / 1200.0
+"""Less demand than this share of the heat pump's capacity is no reason to inject
+(1 kW on the 1.2 MW reference)."""
 
 
 class InjectionControl:
@@ -30,9 +33,7 @@ class InjectionControl:
         t = settings.tuning
         self.power = Loop(
             "injection_power",
-            t.injection.kp,
-            t.injection.ki,
-            t.injection.kd,
+            *per_kw_gains(t.injection, settings.plant.hp_capacity_kw),
             0.0,
             (-TRIM_SPAN, TRIM_SPAN),
         )
@@ -56,7 +57,7 @@ class InjectionControl:
     def apply_settings(self, s: SiteSettings, view: PlantView) -> None:
         self.settings = s
         t = s.tuning
-        self.power.retune(t.injection.kp, t.injection.ki, t.injection.kd, view.dh_power_kw)
+        self.power.retune(*per_kw_gains(t.injection, s.plant.hp_capacity_kw), view.dh_power_kw)
         self.guard.retune(
             t.injection_temp_guard.kp,
             t.injection_temp_guard.ki,
@@ -105,7 +106,8 @@ class InjectionControl:
             self._cold_since = None
         if self.cold_stop and (hp_running or (supply is not None and supply >= dh_setpoint - 1.0)):
             self.cold_stop = False
-        want = allowed and target_kw > 1.0 and not self.cold_stop
+        floor = s.plant.hp_capacity_kw * MIN_TARGET_SHARE
+        want = allowed and target_kw > floor and not self.cold_stop
         self.target_kw = target_kw if want else 0.0
         t_ret = view.dh_return if view.dh_return is not None else dh_setpoint - 30.0
         lift = max(dh_setpoint - t_ret, 5.0)

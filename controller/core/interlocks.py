@@ -65,10 +65,3 @@ class Interlocks:
     @property
     def safe(self) -> bool:
         return any(il.safe_mode for il in self.latched)
-
-    def release_in(self, il: Interlock, now: float) -> float | None:
-        """Seconds until a latched interlock releases, None while its cause persists."""
-        since = self._clear_since.get(il)
-        if il not in self.latched or since is None:
-            return None
-        return max(0.0, self.dwell_s - (now - since))

@@ -47,13 +47,9 @@ class StatusDraft:
     fws_supply: float | None = None
     dh_supply: float | None = None
     it_heat_kw: float | None = None
-    hp_wanted: bool = False
-    hp_limited_by_source: bool = False
     interlocks: tuple[str, ...] = ()
     degraded_reasons: tuple[str, ...] = ()
-    hx_ua: float | None = None
     hx_ua_ratio: float | None = None
-    hx_approach_k: float | None = None
     loops: dict[str, float] = field(default_factory=dict)
 
     def freeze(self) -> CoreStatus:
@@ -75,13 +71,9 @@ class StatusDraft:
                 self.fws_supply,
                 self.dh_supply,
                 self.it_heat_kw,
-                self.hp_wanted,
-                self.hp_limited_by_source,
                 self.interlocks,
                 self.degraded_reasons,
-                self.hx_ua,
                 self.hx_ua_ratio,
-                self.hx_approach_k,
                 dict(self.loops),
             ),
         )
@@ -106,13 +98,9 @@ class CoreStatus(NamedTuple):
     fws_supply: float | None = None
     dh_supply: float | None = None
     it_heat_kw: float | None = None
-    hp_wanted: bool = False
-    hp_limited_by_source: bool = False
     interlocks: tuple[str, ...] = ()
     degraded_reasons: tuple[str, ...] = ()
-    hx_ua: float | None = None
     hx_ua_ratio: float | None = None
-    hx_approach_k: float | None = None
     loops: Mapping[str, float] = {}
 
 

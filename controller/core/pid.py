@@ -20,7 +20,15 @@ tests/test_pid.py pins the behaviour this relies on.
 
 from __future__ import annotations
 
+from typing import Protocol, cast
+
 from simple_pid import PID
+
+
+class _Integral(Protocol):
+    """The private part of simple-pid's ``PID`` that ``reset_feedback`` writes."""
+
+    _integral: float
 
 
 def _constant_clock() -> float:
@@ -28,7 +36,7 @@ def _constant_clock() -> float:
 
 
 class Loop:
-    __slots__ = ("_pid", "direct", "kp", "last_output", "name")
+    __slots__ = ("_limits", "_pid", "direct", "kp", "last_output", "name")
 
     def __init__(
         self,
@@ -47,6 +55,8 @@ class Loop:
         sign = 1.0 if direct else -1.0
         self.kp = sign * kp
         lo, hi = limits
+        # simple-pid types its limits as optional; ours are always both set.
+        self._limits = (lo, hi)
         start = lo if initial is None else min(hi, max(lo, initial))
         self._pid = PID(
             Kp=sign * kp,
@@ -71,10 +81,11 @@ class Loop:
 
     @property
     def limits(self) -> tuple[float, float]:
-        return self._pid.output_limits  # type: ignore[return-value]
+        return self._limits
 
     def set_limits(self, lo: float, hi: float) -> None:
-        if (lo, hi) != self._pid.output_limits:
+        if (lo, hi) != self._limits:
+            self._limits = (lo, hi)
             self._pid.output_limits = (lo, hi)
             self.last_output = min(hi, max(lo, self.last_output))
 
@@ -89,13 +100,15 @@ class Loop:
     # ----------------------------------------------------------------- operation
     def update(self, pv: float, dt: float) -> float:
         out = self._pid(pv, dt=dt)
+        if out is None:  # only in manual mode, which this wrapper never leaves
+            return self.last_output
         self.last_output = out
         return out
 
     def track(self, output: float, pv: float | None) -> None:
         """Make the loop's output ``output`` now (bumpless), given the measurement."""
         pid = self._pid
-        lo, hi = pid.output_limits
+        lo, hi = self._limits
         out = min(hi, max(lo, output))
         p_term = self.kp * (pid.setpoint - pv) if pv is not None else 0.0
         pid.set_auto_mode(False)
@@ -111,11 +124,10 @@ class Loop:
         bumpless ``track`` here would cancel the P term every step and the override
         could never act.)
         """
-        pid = self._pid
-        lo, hi = pid._min_output, pid._max_output
+        lo, hi = self._limits
         # Set the integral directly: set_auto_mode() would reset the whole loop (and
         # its derivative memory) twice per scan for every override pair.
-        pid._integral = min(hi, max(lo, selected))
+        cast(_Integral, self._pid)._integral = min(hi, max(lo, selected))
 
     @property
     def components(self) -> tuple[float, float, float]:

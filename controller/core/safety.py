@@ -10,7 +10,7 @@ strategy-independent: conditions on the plant view, and what they do to commands
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -341,7 +341,7 @@ class AlarmSignals:
             )
             for grp in cond.groups
         ]
-        self._latched: frozenset[Interlock] | None = None
+        self._latched: Set[Interlock] | None = None
         self._lost: frozenset[str] | None = None
         self._sensors_dirty = True
 
@@ -419,7 +419,7 @@ class AlarmSignals:
             self._sensors_dirty = any_degraded or bool(lost)
             for grp, dkey, members in self._group_keys:
                 sig[dkey] = grp.disagreement
-                for i, skey, dev in members:
+                for n, skey, dev in members:
                     # A sensor on a silent device is a comms problem, not a sensor fault.
-                    sig[skey] = grp.faulty(i) and not (grp.bad[i] and dev in lost)
+                    sig[skey] = grp.faulty(n) and not (grp.bad[n] and dev in lost)
         return sig

@@ -124,7 +124,8 @@ class SensorGroup:
                 if voting:
                     self._changes_at[i] = list(self._changes)
             elif not frozen[i] and ref is not None and now - last_change[i] >= self.frozen_s:
-                moved = abs(ref - ref_at[i]) > FROZEN_MOVE_K  # type: ignore[operator]
+                at_change = ref_at[i]  # set with last[i], which this reading equals
+                moved = at_change is not None and abs(ref - at_change) > FROZEN_MOVE_K
                 # Flicker is judged only with 3+ members: with two, an ADC step that
                 # happens to sit still is indistinguishable from a stuck sensor.
                 flickered = voting and all(
@@ -168,7 +169,10 @@ class SensorGroup:
         )
         faulty = len(usable) < n
         if n == 2:
-            self.disagreement = not faulty and abs(raw[0] - raw[1]) > self.tol  # type: ignore[operator]
+            r0, r1 = raw[0], raw[1]
+            self.disagreement = (
+                not faulty and r0 is not None and r1 is not None and abs(r0 - r1) > self.tol
+            )
             self._degraded = faulty or self.disagreement
             if self.disagreement:
                 # Two sensors that disagree: trust the control sensor, and say so.
@@ -207,7 +211,8 @@ class SensorGroup:
                 not frozen[i]
                 and other is not None
                 and now - last_change[i] >= self.frozen_s
-                and abs(other - ref_at[i]) > FROZEN_MOVE_K  # type: ignore[operator]
+                and (at_change := ref_at[i]) is not None
+                and abs(other - at_change) > FROZEN_MOVE_K
             ):
                 frozen[i] = True
         a = raw[0] if not bad[0] and not frozen[0] else None

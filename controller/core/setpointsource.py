@@ -56,5 +56,5 @@ def select_targets(
     elif sp_cfg.source == "curve" and view.ambient is not None:
         setpoint, sp_src = settings.weather_curve.setpoint(view.ambient), "curve"
     setpoint = min(lim.dh_supply_max, max(lim.dh_supply_min, setpoint))
-    demand = min(lim.dh_demand_max_kw, max(0.0, demand))
+    demand = min(settings.dh_demand_max_kw, max(0.0, demand))
     return Targets(setpoint, demand, enabled, sp_src, dem_src)

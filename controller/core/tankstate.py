@@ -9,9 +9,13 @@ interpolation so one bad probe does not make the tank look empty.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import TypeGuard
 
 RHO_CP_KWH_PER_M3K = 985.0 * 4.186 / 3600.0
+
+
+def _all_read(readings: list[float | None]) -> TypeGuard[list[float]]:
+    return None not in readings
 
 
 class TankState:
@@ -25,10 +29,10 @@ class TankState:
         self.stored_kwh: float | None = None
         self.bad_sensors = 0
 
-    def update(self, readings: Sequence[float | None], t_cold: float, t_hot: float) -> None:
-        if None not in readings:
+    def update(self, readings: list[float | None], t_cold: float, t_hot: float) -> None:
+        if _all_read(readings):
             self.bad_sensors = 0
-            self._finish(readings, t_cold, t_hot)  # type: ignore[arg-type]
+            self._finish(readings, t_cold, t_hot)
             return
         good = [(i, v) for i, v in enumerate(readings) if v is not None]
         self.bad_sensors = len(readings) - len(good)
@@ -47,7 +51,9 @@ class TankState:
                 f = (i - above[0]) / (below[0] - above[0])
                 temps.append(above[1] + (below[1] - above[1]) * f)
             else:
-                temps.append((above or below)[1])  # type: ignore[index]
+                nearest = above or below
+                assert nearest is not None  # at least two probes read
+                temps.append(nearest[1])
         self._finish(temps, t_cold, t_hot)
 
     def _finish(self, temps: list[float], t_cold: float, t_hot: float) -> None:

@@ -123,7 +123,6 @@ class FieldBus:
         self._ever_ok: set[str] = set()
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._cycle = 0
-        self.last_report: CycleReport | None = None
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -226,7 +225,6 @@ class FieldBus:
         for job in jobs:
             self._account(job)
         report.duration_s = time.monotonic() - started
-        self.last_report = report
         return report
 
     def _account(self, job: _PollJob) -> None:

@@ -29,10 +29,10 @@ def _words_to_raw(words: list[int] | tuple[int, ...], point: Point) -> int | flo
     hi, lo = (words[0], words[1]) if point.word_order is WordOrder.BIG else (words[1], words[0])
     packed = struct.pack(">HH", hi & 0xFFFF, lo & 0xFFFF)
     if t is DataType.UINT32:
-        return struct.unpack(">I", packed)[0]
+        return int(struct.unpack(">I", packed)[0])
     if t is DataType.INT32:
-        return struct.unpack(">i", packed)[0]
-    return struct.unpack(">f", packed)[0]
+        return int(struct.unpack(">i", packed)[0])
+    return float(struct.unpack(">f", packed)[0])
 
 
 def raw_value(words: list[int] | tuple[int, ...], point: Point) -> int | float:

@@ -190,9 +190,6 @@ class Link:
             self._backoff = min(self._backoff * 2, self.config.backoff_max_s)
             return False
 
-    def next_connect_in(self) -> float:
-        return max(0.0, self._next_connect_at - time.monotonic())
-
     def close(self) -> None:
         self._client.close()
         self._was_connected = False

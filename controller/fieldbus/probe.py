@@ -168,7 +168,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0 if result.all_good else 1
 
 
-def register_probe(sub: argparse._SubParsersAction) -> None:
+def register_probe(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "probe",
         help="read every point of one device and show raw words beside decoded values",

@@ -17,7 +17,6 @@ with reads request by request and never collide with them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -67,6 +66,9 @@ class WriteReport:
     skipped: list[tuple[str, str, str]] = field(default_factory=list)  # device, point, why
     pending: list[str] = field(default_factory=list)  # links
     pending_points: list[str] = field(default_factory=list)  # "device.point" on those links
+    already: list[str] = field(default_factory=list)
+    """"device.point" written whose device had already confirmed the same words (the
+    write re-asserted the value, it changed nothing)."""
 
     @property
     def ok(self) -> bool:
@@ -176,8 +178,23 @@ class CommandWriter:
         """Write changed and refresh-due commands, all links concurrently, within budget."""
         return await self._write(self._due(self._clock()))
 
-    async def revert_all(self, devices: Iterable[str] | None = None) -> WriteReport:
-        """Command and write every writable point's revert value (all devices by default)."""
+    async def idle(self, wait_s: float | None = None) -> bool:
+        """Wait (at most ``wait_s``) for writes still running from an earlier flush
+        (one that ran out of its budget); True if none is left running."""
+        running = [t for t in self._tasks.values() if not t.done()]
+        if running:
+            await asyncio.wait(running, timeout=wait_s)
+        return all(t.done() for t in self._tasks.values())
+
+    async def revert_all(
+        self, devices: Iterable[str] | None = None, *, budget_s: float | None = None
+    ) -> WriteReport:
+        """Command and write every writable point's revert value (all devices by default).
+
+        ``budget_s`` replaces the per-cycle write budget: at shutdown the reverts are
+        the last thing the controller does and must be waited for, not cut off after
+        a scan cycle's share of time.
+        """
         targets = list(self.stats) if devices is None else list(devices)
         commands = {
             dev: {
@@ -189,11 +206,13 @@ class CommandWriter:
         }
         self.set_many({d: c for d, c in commands.items() if c})
         chosen = [self._commands[(dev, name)] for dev, pts in commands.items() for name in pts]
-        return await self._write(chosen)
+        return await self._write(chosen, budget_s)
 
-    async def _write(self, commands: list[_Command]) -> WriteReport:
+    async def _write(self, commands: list[_Command], budget_s: float | None = None) -> WriteReport:
         started = time.monotonic()
+        budget = self.budget_s if budget_s is None else budget_s
         report = WriteReport()
+        already = {f"{c.device}.{c.point.name}" for c in commands if c.sent_words == c.words}
         by_link: dict[str, list[_Command]] = {}
         for cmd in commands:
             by_link.setdefault(self.bus.link_of(cmd.device).name, []).append(cmd)
@@ -211,16 +230,21 @@ class CommandWriter:
             self._tasks[name] = task
             running[name] = task
         if running:
-            remaining = self.budget_s - (time.monotonic() - started)
+            remaining = budget - (time.monotonic() - started)
             await asyncio.wait(running.values(), timeout=max(remaining, 0.0))
         for name, task in running.items():
             if not task.done():
                 report.pending.append(name)
                 report.pending_points += [f"{c.device}.{c.point.name}" for c in by_link[name]]
                 continue
-            outcomes: list[WriteOutcome] = []
-            with contextlib.suppress(Exception):
+            try:
                 outcomes = task.result()
+            except Exception as exc:  # a bug or a library surprise: name every point
+                report.failed += [
+                    WriteOutcome(c.device, c.point.name, c.value, False, f"write task: {exc!r}")
+                    for c in by_link[name]
+                ]
+                continue
             for o in outcomes:
                 if not o.ok and o.reason.startswith("skipped"):
                     report.skipped.append((o.device, o.point, o.reason))
@@ -230,6 +254,8 @@ class CommandWriter:
                     report.mismatched.append(o)
                 else:
                     report.written.append(o)
+                    if f"{o.device}.{o.point}" in already:
+                        report.already.append(f"{o.device}.{o.point}")
         return report
 
     async def _write_link(self, link: Link, commands: list[_Command]) -> list[WriteOutcome]:

@@ -79,7 +79,7 @@ def point_from_birth(name: str, props: dict[str, object]) -> PointDef:
         kind=kind,
         description=str(props.get("description", "")),
         unit=str(props["engUnit"]) if "engUnit" in props else None,
-        eu_range=(float(lo), float(hi))  # type: ignore[arg-type]
+        eu_range=(float(lo), float(hi))
         if isinstance(lo, int | float) and isinstance(hi, int | float)
         else None,
         states=tuple(states.split("|")) if states else (),
@@ -130,7 +130,7 @@ def build_catalogue(
     for p in plant_points(shape, table):
         add(p.path, DATATYPE_OF_KIND[p.kind], device_of(p.path), p)
     devices = tuple(dict.fromkeys(m.device for m in defs if m.device is not None))
-    return Catalogue(tuple(defs), {m.name: m for m in defs}, devices)  # type: ignore[arg-type]
+    return Catalogue(tuple(defs), {m.name: m for m in defs}, devices)
 
 
 LEDGER_COLUMNS_INT = frozenset({"start", "end"})

@@ -87,6 +87,13 @@ class EdgeStats:
     connects: int = 0
 
 
+def _as_list(v: object) -> list[object]:
+    """An array reading for comparison; a missing one is empty."""
+    if isinstance(v, list | tuple):
+        return list(v)
+    return [] if v is None else [v]
+
+
 def _same(a: Any, b: Any) -> bool:
     return a == b or (
         isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b)
@@ -359,7 +366,7 @@ class EdgeNode:
         if md.deadband > 0 and isinstance(r.value, float) and isinstance(value, float):
             return abs(r.value - value) > md.deadband
         if isinstance(r.value, list) or isinstance(value, list):
-            return list(r.value or []) != list(value or [])
+            return _as_list(r.value) != _as_list(value)
         return not _same(r.value, value)
 
     def _data(self, sample: CycleSample) -> None:

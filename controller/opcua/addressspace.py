@@ -29,6 +29,7 @@ from controller.opcua.points import (
     plant_points,
     snapshot_keys,
 )
+from controller.opcua.uatyped import node_id, property_id, status_code
 from controller.opcua.units import eu_information
 from controller.signaltable import SIGNALS, Signal
 
@@ -72,7 +73,7 @@ class PlantAddressSpace:
     node_ids: list[ua.NodeId] = field(default_factory=list)  # every node, parents first
 
     def nodeid(self, path: str) -> ua.NodeId:
-        return ua.NodeId(f"{ROOT}/{path}" if path else ROOT, self.ns)
+        return node_id(f"{ROOT}/{path}" if path else ROOT, self.ns)
 
     def setpoints(self) -> dict[ua.NodeId, PointNode]:
         return {
@@ -100,9 +101,9 @@ def _object_item(
     item.RequestedNewNodeId = nodeid
     item.BrowseName = ua.QualifiedName(name, ns)
     item.ParentNodeId = parent
-    item.ReferenceTypeId = ua.NodeId(_O.Organizes if parent_is_folder else _O.HasComponent)
+    item.ReferenceTypeId = node_id(_O.Organizes if parent_is_folder else _O.HasComponent)
     item.NodeClass = ua.NodeClass.Object
-    item.TypeDefinition = ua.NodeId(_O.FolderType if folder else _O.BaseObjectType)
+    item.TypeDefinition = node_id(_O.FolderType if folder else _O.BaseObjectType)
     attrs = ua.ObjectAttributes()
     attrs.DisplayName = ua.LocalizedText(name)
     attrs.Description = ua.LocalizedText(name)
@@ -130,16 +131,17 @@ def _variable_item(
     item.RequestedNewNodeId = nodeid
     item.BrowseName = bname
     item.ParentNodeId = parent
-    item.ReferenceTypeId = ua.NodeId(_O.HasProperty if property_ else _O.HasComponent)
+    item.ReferenceTypeId = node_id(_O.HasProperty if property_ else _O.HasComponent)
     item.NodeClass = ua.NodeClass.Variable
-    item.TypeDefinition = ua.NodeId(_O.PropertyType if property_ else typedef)
+    item.TypeDefinition = node_id(_O.PropertyType if property_ else typedef)
     attrs = ua.VariableAttributes()
     attrs.DisplayName = ua.LocalizedText(bname.Name)
     attrs.Description = ua.LocalizedText(description)
-    attrs.DataType = ua.NodeId(dtype)
+    attrs.DataType = node_id(dtype)
     attrs.Value = value
     attrs.ValueRank = rank
-    attrs.ArrayDimensions = dims
+    # None, not [], for a scalar: asyncua encodes it as a null array (its hint says list).
+    attrs.ArrayDimensions = dims  # type: ignore[assignment]
     access = ua.AccessLevel.CurrentRead.mask
     if writable:
         access |= ua.AccessLevel.CurrentWrite.mask
@@ -154,7 +156,7 @@ def _property_items(p: PointDef, nodeid: ua.NodeId) -> list[ua.AddNodesItem]:
     """EURange/EngineeringUnits, TrueState/FalseState or EnumStrings, per the type."""
 
     def prop(name: str, dtype: int, value: ua.Variant, rank: int = -1) -> ua.AddNodesItem:
-        pid = ua.NodeId(f"{nodeid.Identifier}.{name}", nodeid.NamespaceIndex)
+        pid = property_id(nodeid, name)
         return _variable_item(
             pid,
             nodeid,
@@ -211,9 +213,9 @@ async def build_address_space(
     points = plant_points(shape, table)
 
     def nid(path: str) -> ua.NodeId:
-        return ua.NodeId(f"{ROOT}/{path}" if path else ROOT, ns)
+        return node_id(f"{ROOT}/{path}" if path else ROOT, ns)
 
-    items = [_object_item(ns, nid(""), ua.NodeId(_O.ObjectsFolder), ROOT, True, True)]
+    items = [_object_item(ns, nid(""), node_id(_O.ObjectsFolder), ROOT, True, True)]
     for path in [*_objects_of(points), CONDITIONS]:
         parent, _, name = path.rpartition("/")
         items.append(
@@ -248,7 +250,7 @@ async def build_address_space(
     for item, res in zip(items, results, strict=True):
         if not res.StatusCode.is_good():
             raise RuntimeError(f"cannot add {item.RequestedNewNodeId}: {res.StatusCode}")
-    waiting = ua.DataValue(StatusCode=ua.StatusCode(ua.StatusCodes.BadWaitingForInitialData))
+    waiting = ua.DataValue(StatusCode=status_code(ua.StatusCodes.BadWaitingForInitialData))
     for node in built.values():
         if not node.point.path.startswith("Alarms/"):
             await server.write_attribute_value(node.nodeid, waiting)
@@ -267,7 +269,7 @@ def _method_items(ns: int, method: ua.NodeId, parent: ua.NodeId) -> list[ua.AddN
     item.RequestedNewNodeId = method
     item.BrowseName = ua.QualifiedName("Acknowledge", ns)
     item.ParentNodeId = parent
-    item.ReferenceTypeId = ua.NodeId(_O.HasComponent)
+    item.ReferenceTypeId = node_id(_O.HasComponent)
     item.NodeClass = ua.NodeClass.Method
     attrs = ua.MethodAttributes()
     attrs.DisplayName = ua.LocalizedText("Acknowledge")
@@ -280,19 +282,19 @@ def _method_items(ns: int, method: ua.NodeId, parent: ua.NodeId) -> list[ua.AddN
     args = [
         ua.Argument(
             Name="AlarmId",
-            DataType=ua.NodeId(_O.String),
+            DataType=node_id(_O.String),
             ValueRank=-1,
             Description=ua.LocalizedText("Id from Alarms/ActiveAlarmIds"),
         ),
         ua.Argument(
             Name="Comment",
-            DataType=ua.NodeId(_O.String),
+            DataType=node_id(_O.String),
             ValueRank=-1,
             Description=ua.LocalizedText("Free text kept in the audit log"),
         ),
     ]
     prop = _variable_item(
-        ua.NodeId(f"{method.Identifier}.InputArguments", ns),
+        property_id(method, "InputArguments"),
         method,
         ua.QualifiedName("InputArguments", 0),
         "InputArguments",

@@ -38,7 +38,7 @@ class ConnectionGate:
         self,
         max_total: int,
         per_address: int,
-        on_refuse: Callable[[str, str], None] = lambda host, cause: None,
+        on_refuse: Callable[[str, str], object] = lambda host, cause: None,
     ) -> None:
         self.max_total = max_total
         self.per_address = per_address

@@ -32,6 +32,7 @@ from controller.core.alarms import AlarmEvent, AlarmState, AlarmStatus, EventKin
 from controller.opcua.addressspace import CONDITIONS, PlantAddressSpace
 from controller.opcua.audit import audit
 from controller.opcua.security import current_user
+from controller.opcua.uatyped import node_id, status_code, ua_time
 
 _ACTIVE = (AlarmStatus.ACTIVE_UNACKED, AlarmStatus.ACTIVE_ACKED)
 _UNACKED = (AlarmStatus.ACTIVE_UNACKED, AlarmStatus.RTN_UNACKED)
@@ -73,13 +74,13 @@ class AlarmPublisher:
     async def setup(self) -> None:
         server = self._server
         self._gen = await server.get_event_generator(
-            ua.ObjectIds.AlarmConditionType, emitting_node=server.get_node(ua.ObjectIds.Server)
+            ua.ObjectIds.AlarmConditionType, emitting_node=ua.ObjectIds.Server
         )
         self._template = copy.deepcopy(self._gen.event)
         session = server.iserver.isession
         session.add_method_callback(self._plant.ack_method, self._acknowledge_by_id)
         session.add_method_callback(
-            ua.NodeId(ua.ObjectIds.AcknowledgeableConditionType_Acknowledge),
+            node_id(ua.ObjectIds.AcknowledgeableConditionType_Acknowledge),
             self._acknowledge_condition,
         )
 
@@ -127,7 +128,7 @@ class AlarmPublisher:
         setattr(ev, "EnabledState/Id", True)
         ev.ClientUserId = user
         ev.Comment = ua.LocalizedText(comment)
-        ev.Quality = ua.StatusCode(ua.StatusCodes.Good)
+        ev.Quality = status_code(ua.StatusCodes.Good)
         self._gen.event = ev
         await self._gen.trigger(time_attr=_utc(when), message=message)
         self._status[alarm_id] = status
@@ -159,7 +160,9 @@ class AlarmPublisher:
         }
         for path, variant in values.items():
             node = self._plant.points[path]
-            dv = ua.DataValue(variant, SourceTimestamp=stamp, ServerTimestamp=stamp)
+            dv = ua.DataValue(
+                variant, SourceTimestamp=ua_time(stamp), ServerTimestamp=ua_time(stamp)
+            )
             await self._server.write_attribute_value(node.nodeid, dv)
             node.last = None  # a later publish of the same key must write again
 
@@ -182,12 +185,12 @@ class AlarmPublisher:
     def _accept_ack(self, alarm_id: str, user: str, comment: str, via: str) -> ua.StatusCode:
         status = self._status.get(alarm_id)
         if status is None or status is AlarmStatus.NORMAL:
-            code = ua.StatusCode(ua.StatusCodes.BadInvalidArgument)
+            code = status_code(ua.StatusCodes.BadInvalidArgument)
         elif status not in _UNACKED:
-            code = ua.StatusCode(ua.StatusCodes.BadConditionBranchAlreadyAcked)
+            code = status_code(ua.StatusCodes.BadConditionBranchAlreadyAcked)
         else:
             self._on_ack(alarm_id, user)
-            code = ua.StatusCode(ua.StatusCodes.Good)
+            code = status_code(ua.StatusCodes.Good)
         audit().info(
             "opcua.acknowledge",
             result="accepted" if code.is_good() else code.name,
@@ -202,10 +205,10 @@ class AlarmPublisher:
         self, parent: ua.NodeId, alarm_id: ua.Variant | None = None, comment: Any = None
     ) -> ua.StatusCode | list[ua.Variant]:
         if alarm_id is None or not isinstance(alarm_id.Value, str):
-            return ua.StatusCode(ua.StatusCodes.BadArgumentsMissing)
+            return status_code(ua.StatusCodes.BadArgumentsMissing)
         user = self._authorised("Plant/Alarms/Acknowledge", alarm_id.Value)
         if user is None:
-            return ua.StatusCode(ua.StatusCodes.BadUserAccessDenied)
+            return status_code(ua.StatusCodes.BadUserAccessDenied)
         text = comment.Value if comment is not None and isinstance(comment.Value, str) else ""
         code = self._accept_ack(alarm_id.Value, user, text, "Acknowledge")
         return [] if code.is_good() else code
@@ -215,14 +218,14 @@ class AlarmPublisher:
     ) -> ua.StatusCode | list[ua.Variant]:
         alarm_id = self._by_node.get(parent)
         if alarm_id is None:
-            return ua.StatusCode(ua.StatusCodes.BadMethodInvalid)
+            return status_code(ua.StatusCodes.BadMethodInvalid)
         user = self._authorised("AcknowledgeableConditionType.Acknowledge", alarm_id)
         if user is None:
-            return ua.StatusCode(ua.StatusCodes.BadUserAccessDenied)
+            return status_code(ua.StatusCodes.BadUserAccessDenied)
         last = self._conditions[alarm_id].EventId
         last_bytes = last.Value if isinstance(last, ua.Variant) else last
         if event_id is None or event_id.Value != last_bytes:
-            return ua.StatusCode(ua.StatusCodes.BadEventIdUnknown)
+            return status_code(ua.StatusCodes.BadEventIdUnknown)
         text = comment.Value.Text if comment is not None and comment.Value is not None else ""
         code = self._accept_ack(alarm_id, user, text or "", "ConditionAcknowledge")
         return [] if code.is_good() else code

@@ -31,9 +31,11 @@ from asyncua.crypto.truststore import TrustStore
 from asyncua.crypto.validator import CertificateValidator, CertificateValidatorOptions
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from controller.opcua.audit import audit
+from controller.opcua.uatyped import status_code
 
 CERT_DAYS = 3650
 MAX_REJECTED_FILES = 100  # a hostile client must not fill the disk
@@ -70,7 +72,13 @@ def ensure_server_certificate(
     key_path, cert_path = own / "server_key.pem", own / "server_cert.der"
     created = False
     if key_path.is_file():
-        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+        loaded = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+        if not isinstance(loaded, rsa.RSAPrivateKey):
+            raise ValueError(
+                f"{key_path}: not an RSA private key (OPC UA's Basic256Sha256 needs RSA); "
+                "remove it and a new key and certificate are made at the next start"
+            )
+        key = loaded
     else:
         key = cert_gen.generate_private_key()
         fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -84,7 +92,8 @@ def ensure_server_certificate(
         usable = (
             _names_uri(cert, application_uri)
             and cert.not_valid_after_utc > now
-            and cert.public_key().public_numbers() == key.public_key().public_numbers()
+            and isinstance(pub := cert.public_key(), rsa.RSAPublicKey)
+            and pub.public_numbers() == key.public_key().public_numbers()
         )
         if not usable:
             audit().warning(
@@ -170,7 +179,7 @@ class ClientTrust:
             application_uri=app.ApplicationUri,
             subject=cert.subject.rfc4514_string(),
             thumbprint=thumb,
-            status=ua.StatusCode(exc.code).name,
+            status=status_code(exc.code).name,
         )
         self._rejected_dir.mkdir(parents=True, exist_ok=True)
         target = self._rejected_dir / f"{thumb}.der"

@@ -7,7 +7,7 @@ import getpass
 import sys
 from pathlib import Path
 
-DEFAULT_SITE = Path("config/site.toml")
+from controller.config.sitefolder import add_site_argument, site_folder
 
 
 def register_opcua(sub: argparse._SubParsersAction) -> None:
@@ -18,7 +18,7 @@ def register_opcua(sub: argparse._SubParsersAction) -> None:
         "NodeSet2 XML file for SCADA integrators.",
     )
     p.add_argument("file", type=Path, help="output file")
-    p.add_argument("--site", type=Path, default=DEFAULT_SITE, help="site file (%(default)s)")
+    add_site_argument(p)
     p.set_defaults(func=_export)
 
     u = sub.add_parser(
@@ -40,7 +40,7 @@ def _export(args: argparse.Namespace) -> int:
     from controller.opcua.nodeset import export_nodeset
 
     try:
-        site = load_site(args.site)
+        site = load_site(site_folder(args.site).site_file)
     except ConfigError as exc:
         print(exc.render(), file=sys.stderr)
         return 2

@@ -14,26 +14,43 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from controller.core.setpointsource import SCADA_DEMAND, SCADA_INJECTION, SCADA_SETPOINT
 from controller.daemon import Extension
 from controller.fieldbus.signals import Quality
 from controller.opcua import create_scada_server
+from controller.opcua.launcher import BACKOFF_INITIAL_S, ScadaLauncher
 from controller.opcua.model import Reading, SetpointWrite
 from controller.opcua.points import Kind, PlantShape
 from controller.signaltable import ABSENT, SIGNALS, Bound, Scan, Signal, bind_site
 
 if TYPE_CHECKING:
     from controller.config.settings import SiteSettings
+    from controller.core.alarms import AlarmEvent, AlarmState
     from controller.core.core import CoreOutput
     from controller.core.image import ProcessImage
     from controller.daemon import Daemon
     from controller.opcua.process import ScadaProcess
     from controller.opcua.server import ScadaServer
+    from controller.opcua.settings import OpcUaSettings
 
 GOOD, BAD = Quality.GOOD, Quality.BAD
+
+
+class ScadaLink(Protocol):
+    """What the feed calls on the server, in a thread (ScadaServer) or a child process."""
+
+    def publish(self, snapshot: Mapping[str, Reading]) -> None: ...
+    def alarm_update(
+        self, events: Sequence[AlarmEvent], active: Sequence[AlarmState], now_epoch: float
+    ) -> None: ...
+    def reconfigure(self, settings: OpcUaSettings, shape: PlantShape) -> None: ...
+    def take_setpoints(self) -> dict[str, SetpointWrite]: ...
+    def take_acknowledgements(self) -> list[tuple[str, str]]: ...
+
+
 ALARM_REFRESH_S = 10.0
 
 _SCADA_KEYS = {
@@ -49,11 +66,13 @@ class ScadaFeed:
     def __init__(
         self,
         settings: SiteSettings,
-        server: ScadaServer | ScadaProcess | None,
+        server: ScadaLink | None,
         table: Sequence[Signal] = SIGNALS,
     ) -> None:
         self.settings = settings
-        self._server = server
+        self.server = server
+        """None while the server is not up (it starts beside the scan cycle), and in a
+        feed that only builds readings."""
         self.rows = compile_readings(bind_site(settings, table))
         self.k_starts = f"{settings.roles.heatpump}.starts_total"
         self.tz = ZoneInfo(settings.site.timezone)
@@ -61,12 +80,6 @@ class ScadaFeed:
         self._starts_at_midnight: float | None = None
         self.setpoints: dict[str, SetpointWrite] = {}
         self._next_alarm_refresh = 0.0
-
-    @property
-    def server(self) -> ScadaServer | ScadaProcess:
-        if self._server is None:
-            raise RuntimeError("this feed only builds readings (no server)")
-        return self._server
 
     # ----------------------------------------------------------------- to the server
     def snapshot(
@@ -101,7 +114,8 @@ class ScadaFeed:
     # ----------------------------------------------------------------- from the server
     def image_extra(self, now: float) -> dict[str, float | None]:
         """The utility's setpoints for the next cycle, while they are fresh."""
-        self.setpoints.update(self.server.take_setpoints())
+        if self.server is not None:
+            self.setpoints.update(self.server.take_setpoints())
         timeout = self.settings.setpoints.scada_timeout_s
         out: dict[str, float | None] = {}
         for name, key in _SCADA_KEYS.items():
@@ -119,10 +133,14 @@ class ScadaFeed:
         """
         s = daemon.settings
         self.settings = s
-        self.server.reconfigure(s.opcua, PlantShape.from_site(s, daemon.site.regmap))
+        if self.server is not None:  # a server started later is made from these settings
+            self.server.reconfigure(s.opcua, PlantShape.from_site(s, daemon.site.regmap))
 
     # ----------------------------------------------------------------- each cycle
     def cycle(self, daemon: Daemon, image: ProcessImage, out: CoreOutput) -> None:
+        server = self.server
+        if server is None:
+            return
         now = time.time()
         acc = getattr(daemon, "accounting", None)
         extra = {
@@ -130,27 +148,37 @@ class ScadaFeed:
             "cycle_ms": daemon.cycle.duration_s * 1000.0,
             "energy": acc.totals if acc is not None else None,
         }
-        self.server.publish(self.snapshot(image, out, now, extra))
+        server.publish(self.snapshot(image, out, now, extra))
         if out.alarm_events or now >= self._next_alarm_refresh:
-            self.server.alarm_update(out.alarm_events, out.alarms.active, now)
+            server.alarm_update(out.alarm_events, out.alarms.active, now)
             self._next_alarm_refresh = now + ALARM_REFRESH_S
-        daemon.pending_acks.extend(self.server.take_acknowledgements())
+        daemon.pending_acks.extend(server.take_acknowledgements())
 
 
-def attach_scada(
-    daemon: Daemon, factory: Callable[..., ScadaServer | ScadaProcess] | None = None
+def _make_server(
+    daemon: Daemon, factory: Callable[..., ScadaServer | ScadaProcess] | None
 ) -> ScadaServer | ScadaProcess:
-    """Start the SCADA server for the daemon and hook it into every scan cycle."""
+    """A server (not started) for the daemon's current settings."""
     s = daemon.settings
-    shape = PlantShape.from_site(s, daemon.site.regmap)
     opc = s.opcua
     # Certificates and history live next to the site file unless given absolutely.
     resolved = {"data_dir": daemon.site.resolve(str(opc.data_dir))}
     if opc.trusted_clients_dir is not None:
         resolved["trusted_clients_dir"] = daemon.site.resolve(str(opc.trusted_clients_dir))
-    server = (factory or create_scada_server)(opc.model_copy(update=resolved), shape)
+    return (factory or create_scada_server)(
+        opc.model_copy(update=resolved), PlantShape.from_site(s, daemon.site.regmap)
+    )
+
+
+def attach_scada(
+    daemon: Daemon, factory: Callable[..., ScadaServer | ScadaProcess] | None = None
+) -> ScadaServer | ScadaProcess:
+    """Start the SCADA server for the daemon (waiting until it listens) and hook it
+    into every scan cycle. For benchmarks and tests that need it up before the scan;
+    the controller itself uses ``attach_scada_background``."""
+    server = _make_server(daemon, factory)
     server.start()
-    feed = ScadaFeed(s, server)
+    feed = ScadaFeed(daemon.settings, server)
     daemon.extensions.append(
         Extension(
             "opcua",
@@ -161,6 +189,50 @@ def attach_scada(
         )
     )
     return server
+
+
+def attach_scada_background(
+    daemon: Daemon,
+    factory: Callable[..., ScadaServer | ScadaProcess] | None = None,
+    *,
+    backoff_initial_s: float = BACKOFF_INITIAL_S,
+) -> ScadaLauncher:
+    """Hook the SCADA feed into the scan cycle and bring the server up beside it.
+
+    The scan does not wait for the server (``controller.opcua.launcher`` says why):
+    until it is up the feed hands nothing over and no write or acknowledgement
+    can arrive; once up it gets the current values and active alarms at once.
+    Call from the running event loop.
+    """
+    feed = ScadaFeed(daemon.settings, None)
+
+    def up(server: Any) -> None:
+        feed.server = server
+        feed._next_alarm_refresh = 0.0  # the new server learns the active alarms now
+
+    launcher = ScadaLauncher(
+        lambda: _make_server(daemon, factory),
+        endpoint=daemon.settings.opcua.endpoint_url,
+        bind=(daemon.settings.opcua.host, daemon.settings.opcua.port),
+        on_up=up,
+        backoff_initial_s=backoff_initial_s,
+    )
+
+    async def stop(d: Daemon) -> None:
+        feed.server = None
+        await launcher.close()
+
+    daemon.extensions.append(
+        Extension(
+            "opcua",
+            on_cycle=lambda d, img, out: feed.cycle(d, img, out) if launcher.up else None,
+            on_stop=stop,
+            image_extra=lambda d: feed.image_extra(time.time()),
+            on_reload=feed.reload,
+        )
+    )
+    launcher.begin()
+    return launcher
 
 
 def compile_readings(bound: Sequence[Bound]) -> list[tuple[str, Callable[[Scan], Reading | None]]]:

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from asyncua import ua
 
 from controller.fieldbus.signals import Quality
+from controller.opcua.uatyped import status_code
 
-Value = float | int | bool | str | Sequence[float] | None
+Value = float | int | bool | str | Sequence[float] | Sequence[str] | None
+"""A point's value; arrays are per-layer temperatures or alarm lines and ids."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +41,9 @@ class SetpointWrite:
 # good one. UNCERTAIN is a value the field bus still vouches for (last usable);
 # BAD means there is no value, and OPC UA then carries a null value (Part 4, 7.7.1).
 STATUS_OF_QUALITY: dict[Quality, ua.StatusCode] = {
-    Quality.GOOD: ua.StatusCode(ua.StatusCodes.Good),
-    Quality.UNCERTAIN: ua.StatusCode(ua.StatusCodes.UncertainLastUsableValue),
-    Quality.BAD: ua.StatusCode(ua.StatusCodes.BadNoCommunication),
+    Quality.GOOD: status_code(ua.StatusCodes.Good),
+    Quality.UNCERTAIN: status_code(ua.StatusCodes.UncertainLastUsableValue),
+    Quality.BAD: status_code(ua.StatusCodes.BadNoCommunication),
 }
 
 SETPOINT_NAMES = ("SupplyTempSetpoint", "HeatDemand", "InjectionEnabled")

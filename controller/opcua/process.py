@@ -141,14 +141,25 @@ class ScadaProcess:
             name="opcua-server",
             daemon=True,
         )
-        self._proc.start()
-        try:
-            kind, payload = self._outbox.get(timeout=timeout)
-        except queue.Empty:
-            self.stop()
-            raise TimeoutError(
-                f"OPC UA server process did not start within {timeout:g} s"
-            ) from None
+        proc = self._proc
+        proc.start()
+        deadline = time.monotonic() + timeout
+        while True:  # short waits: a child that died (or was stopped) ends the wait
+            try:
+                kind, payload = self._outbox.get(timeout=_POLL_S * 4)
+                break
+            except queue.Empty:
+                pass
+            if not proc.is_alive():
+                self._proc = None
+                raise RuntimeError(
+                    f"OPC UA server process exited with code {proc.exitcode} while starting"
+                )
+            if time.monotonic() >= deadline:
+                self.stop()
+                raise TimeoutError(
+                    f"OPC UA server process did not start within {timeout:g} s"
+                ) from None
         if kind == "error":
             self._proc.join(5)
             self._proc = None

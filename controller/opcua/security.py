@@ -39,6 +39,7 @@ from controller.incidents import INCIDENTS
 from controller.opcua.audit import audit
 from controller.opcua.passwords import verify_password
 from controller.opcua.settings import WRITE_ROLES, OpcUaUser
+from controller.opcua.uatyped import node_id
 
 ANONYMOUS = "anonymous"
 
@@ -62,7 +63,7 @@ current_peer: contextvars.ContextVar[str] = contextvars.ContextVar("opcua_peer",
 the transport in each connection's task)."""
 MAX_TRACKED_KEYS = 10_000
 
-_ALLOWED = frozenset(ua.NodeId(t) for t in USER_TYPES)
+_ALLOWED = frozenset(node_id(t) for t in USER_TYPES)
 
 
 class PlantRuleset(PermissionRuleset):

@@ -60,7 +60,8 @@ from controller.opcua.history import PlantHistory
 from controller.opcua.model import Reading, SetpointWrite
 from controller.opcua.security import PlantRuleset, PlantUser, PlantUserManager
 from controller.opcua.settings import OpcUaSettings
-from controller.opcua.transport import SUBSYSTEM, PlantOpcServer
+from controller.opcua.transport import SUBSYSTEM, GuardedBinaryServer, PlantOpcServer
+from controller.opcua.uatyped import property_id, status_code, ua_time
 from controller.opcua.values import datavalue_of, state_of
 from controller.opcua.writes import SetpointGuard
 
@@ -81,7 +82,7 @@ APPLY_DELAY_S = 0.002
 """The server waits this long after a publish before applying it: the scan thread
 gets the GIL back at once and finishes its cycle instead of waiting for the
 server thread's apply (or the 5 ms switch interval) inside publish()."""
-_CONVERSION_FAILED = ua.StatusCode(ua.StatusCodes.BadInternalError)
+_CONVERSION_FAILED = status_code(ua.StatusCodes.BadInternalError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,7 +370,9 @@ class ScadaServer:
             try:
                 dv = datavalue_of(node.point, reading, now)
             except (TypeError, ValueError) as exc:
-                dv = ua.DataValue(ua.Variant(), StatusCode=_CONVERSION_FAILED, ServerTimestamp=now)
+                dv = ua.DataValue(
+                    ua.Variant(), StatusCode=_CONVERSION_FAILED, ServerTimestamp=ua_time(now)
+                )
                 log.warning("opcua.bad_value", key=key, error=str(exc))
             status = await aspace.write_attribute_value(node.nodeid, value_attr, dv)
             if not status.is_good():
@@ -395,7 +398,8 @@ class ScadaServer:
                     return False
                 return roles.get(name or "") != user.plant_role
 
-            dropped = server.bserver.drop_where(stale) if server.bserver is not None else 0
+            bserver = server.bserver
+            dropped = bserver.drop_where(stale) if isinstance(bserver, GuardedBinaryServer) else 0
             applied.append("users")
             if dropped:
                 log.info("opcua.sessions_closed", reason="user removed or role changed", n=dropped)
@@ -433,7 +437,7 @@ class ScadaServer:
                 continue
             node.point = p  # the write guard reads the range from here
             lo, hi = p.eu_range
-            prop = ua.NodeId(f"{node.nodeid.Identifier}.EURange", node.nodeid.NamespaceIndex)
+            prop = property_id(node.nodeid, "EURange")
             await server.write_attribute_value(
                 prop, ua.DataValue(ua.Variant(ua.Range(Low=lo, High=hi)))
             )
@@ -522,7 +526,8 @@ class ScadaServer:
         ]
         if s.allow_none_security:
             policies.append(ua.SecurityPolicyType.NoSecurity)
-        server.set_security_policy(policies, permission_ruleset=PlantRuleset())
+        # asyncua's hint names its SimpleRoleRuleset; it takes any PermissionRuleset.
+        server.set_security_policy(policies, permission_ruleset=PlantRuleset())  # type: ignore[arg-type]
         tokens: list[type] = [ua.UserNameIdentityToken]
         if s.allow_anonymous:
             tokens.append(ua.AnonymousIdentityToken)

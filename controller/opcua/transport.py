@@ -72,7 +72,10 @@ class GuardedProtocol(OPCUAProtocol):
         self.peer_name = transport.get_extra_info("peername")
         self.host = str(self.peer_name[0]) if self.peer_name else ""
         if not self.gate.admit(self):
-            transport.abort()
+            if isinstance(transport, asyncio.Transport):  # TCP: drop without a goodbye
+                transport.abort()
+            else:
+                transport.close()
             return
         self.transport = transport  # type: ignore[assignment]
         self.processor = ReclaimingProcessor(self.iserver, self.transport, self.limits)
@@ -205,7 +208,7 @@ class PlantOpcServer(Server):
             )
             self.bserver = GuardedBinaryServer(
                 self.iserver, host, port, self.limits, gate=gate, handshake_s=self.handshake_s
-            )  # type: ignore[arg-type]
+            )
             self.bserver.set_policies(self._policies)
             await self.bserver.start()
         except Exception:

@@ -16,8 +16,9 @@ from asyncua import ua
 from controller.fieldbus.signals import Quality
 from controller.opcua.model import STATUS_OF_QUALITY, Reading
 from controller.opcua.points import Kind, PointDef
+from controller.opcua.uatyped import status_code, ua_time
 
-_BAD = ua.StatusCode(ua.StatusCodes.BadNoCommunication)
+_BAD = status_code(ua.StatusCodes.BadNoCommunication)
 
 
 def _convert(p: PointDef, v: Any) -> Any:
@@ -51,13 +52,16 @@ def datavalue_of(p: PointDef, r: Reading, now: datetime) -> ua.DataValue:
     source = datetime.fromtimestamp(r.timestamp, UTC) if r.timestamp > 0 else now
     if r.quality is Quality.BAD or _is_missing(r.value):
         return ua.DataValue(
-            ua.Variant(), StatusCode=_BAD, SourceTimestamp=source, ServerTimestamp=now
+            ua.Variant(),
+            StatusCode=_BAD,
+            SourceTimestamp=ua_time(source),
+            ServerTimestamp=ua_time(now),
         )
     return ua.DataValue(
         ua.Variant(_convert(p, r.value), p.variant_type),
         StatusCode=STATUS_OF_QUALITY[r.quality],
-        SourceTimestamp=source,
-        ServerTimestamp=now,
+        SourceTimestamp=ua_time(source),
+        ServerTimestamp=ua_time(now),
     )
 
 

@@ -33,6 +33,7 @@ from controller.opcua.addressspace import Kind, PlantAddressSpace, PointNode
 from controller.opcua.audit import audit
 from controller.opcua.model import SetpointWrite
 from controller.opcua.security import PlantUser
+from controller.opcua.uatyped import status_code, ua_time
 
 WriteFn = Callable[..., Awaitable[list[ua.StatusCode]]]
 _MAX_LOGGED_CHARS = 80
@@ -78,16 +79,16 @@ class SetpointGuard:
         variant = item.Value.Value if item.Value is not None else None
         raw = variant.Value if variant is not None else None
         code = self._check(item, node, variant, user)
-        if code is not None or node is None:
+        if code is not None or node is None or raw is None:  # _check refuses a null value
             return self._refuse(item, user, raw, code or ua.StatusCodes.BadNotWritable)
         now = self._clock()
         stamp = datetime.fromtimestamp(now, UTC)
         old = self._aspace.read_attribute_value(node.nodeid, ua.AttributeIds.Value)
         dv = ua.DataValue(
             ua.Variant(raw, node.point.variant_type),
-            StatusCode=ua.StatusCode(ua.StatusCodes.Good),
-            SourceTimestamp=stamp,
-            ServerTimestamp=stamp,
+            StatusCode=status_code(ua.StatusCodes.Good),
+            SourceTimestamp=ua_time(stamp),
+            ServerTimestamp=ua_time(stamp),
         )
         status = await self._aspace.write_attribute_value(node.nodeid, ua.AttributeIds.Value, dv)
         if not status.is_good():
@@ -103,7 +104,7 @@ class SetpointGuard:
             value=raw,
             previous=old.Value.Value if old.Value is not None else None,
         )
-        return ua.StatusCode(ua.StatusCodes.Good)
+        return status_code(ua.StatusCodes.Good)
 
     def _check(
         self,
@@ -138,7 +139,7 @@ class SetpointGuard:
         return None
 
     def _refuse(self, item: ua.WriteValue, user: PlantUser, raw: Any, code: int) -> ua.StatusCode:
-        status = ua.StatusCode(code)
+        status = status_code(code)
         self.refused += 1
         audit().warning(
             "opcua.write",
