@@ -15,7 +15,7 @@ import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 
@@ -30,9 +30,6 @@ from controller.logs import audit_logger
 from controller.reload import ReloadResult, SiteWatcher
 from controller.scan import ScanClock
 from controller.sitealarms import follow_limits, load_site_alarms
-
-if TYPE_CHECKING:
-    from controller.opcua.feed import ScadaFeed
 
 log = structlog.get_logger("controller")
 
@@ -119,8 +116,6 @@ class Daemon:
         self.watcher = SiteWatcher(site)
         self.clock = ScanClock(s.scan.period_s)
         self.extensions: list[Extension] = []
-        self.scada: ScadaFeed | None = None
-        """The OPC UA feed, when ``[opcua]`` is enabled (set by ``attach_scada``)."""
         self.last_output: CoreOutput | None = None
         self.last_image: ProcessImage | None = None
         self.cycle = CycleInfo()
@@ -144,6 +139,10 @@ class Daemon:
                 image_extra=lambda d: {"ctl.meter_mismatch": svc.meter_mismatch()},
             )
         )
+
+    def extension(self, name: str) -> Extension | None:
+        """The attached extension of that name (``opcua``, ``fleet``, ...), if any."""
+        return next((e for e in self.extensions if e.name == name), None)
 
     # ----------------------------------------------------------------- time
     def core_now(self, mono: float) -> float:

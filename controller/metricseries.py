@@ -1,6 +1,8 @@
 """What ``/metrics`` exports: the series, their names and labels, rendered from a snapshot.
 
-Kept apart from the HTTP server so the list of series reads as one table, and so
+The plant's values are the rows of the site's signal table that name a metric
+(``controller.signaltable``): a labelled family or a gauge of their own. Kept
+apart from the HTTP server so the series read as one table, and so
 the tests can render it from a constructed snapshot (the Grafana dashboard and the
 alert rules are checked against exactly what this produces).
 
@@ -12,7 +14,7 @@ number: Prometheus then shows a gap, which is the truth.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
 from prometheus_client.core import (
@@ -28,44 +30,10 @@ from controller.core.interlocks import Interlock
 from controller.core.modes import Mode
 from controller.health import Health
 from controller.incidents import INCIDENTS
+from controller.signaltable import FAMILIES, SIGNALS, Signal
 from controller.snapshot import PRIORITIES, Snapshot
 
 PREFIX = "heatrecovery"
-
-
-# values key -> label value, grouped by the metric they are exported under
-TEMPERATURES = (
-    "fws_supply",
-    "fws_return",
-    "fws_supply_setpoint",
-    "fws_supply_limit",
-    "dh_supply",
-    "dh_return",
-    "dh_supply_setpoint",
-    "ambient",
-    "hp_condenser_outlet",
-    "tank_top",
-)
-HEAT_FLOWS = ("it_heat", "hp_heat", "delivered", "demand", "deliver_target", "dumped")
-FLOWS = {"fws_flow": "fws", "dh_flow": "dh"}
-ACTUATORS = {
-    "bypass_valve": ("bypass_valve", "feedback"),
-    "bypass_valve_cmd": ("bypass_valve", "command"),
-    "drycooler_fan": ("drycooler_fan", "feedback"),
-    "drycooler_fan_cmd": ("drycooler_fan", "command"),
-}
-SINGLE = {
-    "hp_load": ("heatpump_load_percent", "Heat-pump load (actual), %"),
-    "hp_cop": ("heatpump_cop", "Heat-pump coefficient of performance (instantaneous)"),
-    "hp_running": ("heatpump_running", "1 while the heat pump runs"),
-    "hp_tripped": ("heatpump_tripped", "1 while the heat pump reports a trip"),
-    "hp_power": ("heatpump_electric_power_kilowatts", "Heat-pump electric power, kW"),
-    "tank_soc": ("tank_state_of_charge_ratio", "Buffer tank state of charge, 0-1"),
-    "tank_stored": ("tank_stored_energy_kwh", "Usable heat stored in the buffer tank, kWh"),
-    "injecting": ("injecting", "1 while heat is injected into the district-heating network"),
-    "network_available": ("network_available", "1 if the utility reports its network available"),
-    "hx_ua_ratio": ("hx_ua_ratio", "Evaporator UA against its clean value (fouling), 0-1"),
-}
 
 
 class CostMeter(Protocol):
@@ -102,8 +70,18 @@ def _counter(name: str, doc: str, labels: Iterable[str] = ()) -> CounterMetricFa
 class PlantCollector(Collector):
     """Renders the last snapshot at scrape time (in the HTTP thread)."""
 
-    def __init__(self, server: Source) -> None:
+    def __init__(self, server: Source, table: Sequence[Signal] = SIGNALS) -> None:
         self.server = server
+        self.families: dict[str, list[tuple[str, list[str]]]] = {name: [] for name in FAMILIES}
+        self.singles: list[tuple[str, str, str]] = []
+        for sig in table:
+            m = sig.metric
+            if m is None:
+                continue
+            if m.labels:
+                self.families[m.name].append((sig.key, list(m.labels)))
+            else:
+                self.singles.append((sig.key, m.name, m.help))
 
     def collect(self) -> Iterator[Metric]:
         srv = self.server
@@ -134,6 +112,7 @@ class PlantCollector(Collector):
             return
         yield from self._scan(snap)
         yield from self._process(snap)
+        yield from self._loops(snap)
         yield from self._state(snap)
         yield from self._comms(snap)
         yield from self._energy(snap)
@@ -152,39 +131,25 @@ class PlantCollector(Collector):
             c.add_metric([], float(value))
             yield c
 
-    @staticmethod
-    def _process(snap: Snapshot) -> Iterator[Metric]:
+    def _process(self, snap: Snapshot) -> Iterator[Metric]:
         v = snap.values
-        t = _gauge("temperature_celsius", "Key temperatures, setpoints and limits, °C", ["signal"])
-        for key in TEMPERATURES:
-            if (x := v.get(key)) is not None:
-                t.add_metric([key], float(x))
-        yield t
-        h = _gauge(
-            "heat_kilowatts",
-            "Heat flows: IT heat, heat-pump heat, delivered to the network, demand, "
-            "target, dumped to the dry coolers; kW",
-            ["flow"],
-        )
-        for key in HEAT_FLOWS:
-            if (x := v.get(key)) is not None:
-                h.add_metric([key], float(x))
-        yield h
-        f = _gauge("flow_cubic_metres_per_hour", "Loop flows, m³/h", ["loop"])
-        for key, loop in FLOWS.items():
-            if (x := v.get(key)) is not None:
-                f.add_metric([loop], float(x))
-        yield f
-        a = _gauge("actuator_percent", "Bypass valve and dry-cooler fans, %", ["actuator", "kind"])
-        for key, labels in ACTUATORS.items():
-            if (x := v.get(key)) is not None:
-                a.add_metric(list(labels), float(x))
-        yield a
-        for key, (name, doc) in SINGLE.items():
-            if (x := v.get(key)) is not None:
+        for name, members in self.families.items():
+            doc, labels = FAMILIES[name]
+            fam = _gauge(name, doc, labels)
+            for key, label_values in members:
+                value = v.get(key)
+                if value is not None:
+                    fam.add_metric(label_values, float(value))
+            yield fam
+        for key, name, doc in self.singles:
+            value = v.get(key)
+            if value is not None:
                 g = _gauge(name, doc)
-                g.add_metric([], float(x))
+                g.add_metric([], float(value))
                 yield g
+
+    @staticmethod
+    def _loops(snap: Snapshot) -> Iterator[Metric]:
         lo = _gauge("loop_output", "Outputs of the control loops (status.loops)", ["loop"])
         for name, value in snap.loops.items():
             if value is not None:

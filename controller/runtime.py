@@ -97,7 +97,7 @@ def attach_opcua(daemon: Daemon) -> list[tuple[str, str]]:
     that cannot be bound is refused here, at once, as a start-up error.
     """
     opc = daemon.settings.opcua
-    if not opc.enabled or getattr(daemon, "scada", None) is not None:
+    if not opc.enabled or daemon.extension("opcua") is not None:
         return []
     try:
         check_port_free(opc.host, opc.port)

@@ -1,21 +1,23 @@
-"""One scan cycle's plant state, copied out of the daemon for other threads to read.
+"""One scan cycle's plant state, for the metrics thread to read.
 
-The metrics HTTP thread and the status view must not read the core's live objects:
-``CoreStatus``, the plant view and the comms counters are updated in place every
-cycle, so a reader in another thread could see half of one cycle and half of the
-next. ``take`` copies the few dozen numbers they need into fresh objects (tens of
-microseconds); the reference swap that publishes a snapshot is atomic, so readers
-need no lock and the scan cycle never waits for a scrape.
+The core's output is frozen (``CoreOutput``: status, plant view, alarm list), so
+the values come straight from it through the rows of the site's signal table
+that are marked for the status snapshot; only the field bus's comms counters,
+which it updates in place, are copied here. The reference swap that publishes a
+snapshot is atomic, so readers need no lock and the scan cycle never waits for a
+scrape.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from controller.core.alarms import Priority
 from controller.fieldbus.signals import Quality
+from controller.signaltable import SIGNALS, Scan, Signal, bind_site, status_rows, status_values
 
 if TYPE_CHECKING:
     from controller.accounting.totals import Totals
@@ -59,7 +61,7 @@ class Snapshot:
     mode_code: int
     interlocks: tuple[str, ...]
     values: dict[str, float | None]
-    loops: dict[str, float | None]
+    loops: Mapping[str, float | None]
     alarms_by_priority: dict[str, int]
     alarms_unacked: int
     alarms_shelved: int
@@ -75,20 +77,13 @@ class Snapshot:
     setpoint_source: str = ""
 
 
-def _num(x: float | bool | None) -> float | None:
-    return None if x is None else float(x)
-
-
 class SnapshotTaker:
-    """Built once per daemon: the key lists are resolved here, not every cycle."""
+    """Built once per daemon: the rows and key lists are resolved here, not every cycle."""
 
-    def __init__(self, daemon: Daemon) -> None:
+    def __init__(self, daemon: Daemon, table: Sequence[Signal] = SIGNALS) -> None:
         site = daemon.site
-        roles = daemon.settings.roles
-        self.plc = roles.plc
-        self.k_dumped = f"{roles.drycooler}.heat_rejected"
-        self.k_fan_cmd = f"{roles.drycooler}.fan_speed_cmd"
-        self.k_valve_cmd = f"{roles.plc}.bypass_valve_cmd"
+        self.plc = daemon.settings.roles.plc
+        self.rows = status_rows(bind_site(daemon.settings, table))
         self.device_keys = {
             dev: [f"{dev}.{p.name}" for p in site.regmap.points_of(dev)]
             for dev in site.regmap.devices
@@ -96,51 +91,9 @@ class SnapshotTaker:
 
     def take(self, daemon: Daemon, image: ProcessImage, out: CoreOutput) -> Snapshot:
         st = out.status
-        v = daemon.core.cond.view
-        s = daemon.settings
-        vals = image.values
-        values: dict[str, float | None] = {
-            # temperatures, °C
-            "fws_supply": st.fws_supply,
-            "fws_return": v.fws_return,
-            "fws_supply_setpoint": s.setpoints.fws_supply_temp,
-            "fws_supply_limit": s.limits.fws_supply_high_high,
-            "dh_supply": st.dh_supply,
-            "dh_return": v.dh_return,
-            "dh_supply_setpoint": st.dh_setpoint,
-            "ambient": v.ambient,
-            "hp_condenser_outlet": v.hp_cond_out,
-            "tank_top": v.tank_top,
-            # heat flows, kW
-            "it_heat": st.it_heat_kw,
-            "hp_heat": v.hp_heat_kw,
-            "delivered": v.dh_power_kw,
-            "demand": st.demand_kw,
-            "deliver_target": st.deliver_kw,
-            "dumped": vals.get(self.k_dumped),
-            "hp_power": v.hp_power_kw,
-            # heat pump
-            "hp_load": v.hp_load,
-            "hp_cop": v.hp_cop,
-            "hp_running": 1.0 if v.hp_running else 0.0,
-            "hp_tripped": 1.0 if v.hp_tripped else 0.0,
-            # tank
-            "tank_soc": st.soc,
-            "tank_stored": st.stored_kwh,
-            # actuators, % (feedback and command)
-            "bypass_valve": v.valve_pos,
-            "drycooler_fan": v.fan_speed,
-            "bypass_valve_cmd": out.commands.get(self.k_valve_cmd),
-            "drycooler_fan_cmd": out.commands.get(self.k_fan_cmd),
-            # flows, m³/h
-            "fws_flow": v.fws_flow_m3h,
-            "dh_flow": v.dh_flow_m3h,
-            # flags
-            "injecting": 1.0 if st.injecting else 0.0,
-            "network_available": _num(v.network_available),
-            "hx_ua_ratio": st.hx_ua_ratio,
-        }
-        counts = daemon.core.alarm_engine.counts()
+        acc = getattr(daemon, "accounting", None)
+        values = status_values(self.rows, Scan(image, out, daemon.settings, 0.0))
+        counts = out.alarms.counts
         quality = image.quality
         bus = daemon.bus
         devices = {}
@@ -169,7 +122,6 @@ class SnapshotTaker:
             for name, ls in bus.link_stats().items()
         }
         clock = daemon.clock
-        acc = getattr(daemon, "accounting", None)
         return Snapshot(
             mono=time.monotonic(),
             cycle=daemon.cycle.number,
@@ -178,7 +130,7 @@ class SnapshotTaker:
             mode_code=st.mode.code,
             interlocks=st.interlocks,
             values=values,
-            loops=dict(st.loops),
+            loops=st.loops,
             alarms_by_priority={str(p): n for p, n in counts.by_priority.items()},
             alarms_unacked=counts.unacked,
             alarms_shelved=counts.shelved,

@@ -27,7 +27,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from controller.core.conditioning import PlantReadings
 from controller.core.modes import Mode
+from controller.signaltable import Scan, bind_site, status_rows, status_values
 
 if TYPE_CHECKING:
     from controller.daemon import Daemon
@@ -113,6 +115,15 @@ class StatusView:
         self.endpoints = list(endpoints)
         self.recent = recent
         self.console = console or Console()
+        self.rows = status_rows(bind_site(daemon.settings))
+
+    def _values(self) -> dict[str, float | None]:
+        """The status snapshot's values (rows of the signal table) of the last cycle."""
+        d = self.daemon
+        out, img = d.last_output, d.last_image
+        if out is None or img is None:
+            return {}
+        return status_values(self.rows, Scan(img, out, d.settings, 0.0))
 
     # ----------------------------------------------------------------- parts
     def _header(self) -> RenderableType:
@@ -132,7 +143,7 @@ class StatusView:
             return Group(title, clock, Text("waiting for the first scan cycle…", style="yellow"))
         status = out.status
         mode = status.mode
-        since = d.core_now(time.monotonic()) - d.core.modes.since
+        since = d.core_now(time.monotonic()) - out.mode_since
         line = Text.assemble(
             ("Mode ", "bold"),
             (f" {mode} ", MODE_STYLE.get(mode, "bold")),
@@ -152,7 +163,7 @@ class StatusView:
     def _temperatures(self) -> RenderableType:
         d = self.daemon
         out = d.last_output
-        v = d.core.cond.view
+        v = out.plant if out else PlantReadings()
         s = d.settings
         t = Table.grid(padding=(0, 2))
         t.add_column(style="bold")
@@ -196,10 +207,9 @@ class StatusView:
     def _heat(self) -> RenderableType:
         d = self.daemon
         out = d.last_output
-        v = d.core.cond.view
-        img = d.last_image
+        v = out.plant if out else PlantReadings()
         st = out.status if out else None
-        dumped = img.get(f"{d.settings.roles.drycooler}.heat_rejected") if img else None
+        dumped = self._values().get("dumped")
         t = Table.grid(padding=(0, 2))
         t.add_column(style="bold")
         t.add_column(justify="right")
@@ -243,7 +253,7 @@ class StatusView:
 
     def _alarms(self) -> RenderableType:
         d = self.daemon
-        active = d.core.alarm_engine.active()
+        active = d.last_output.alarms.active if d.last_output else ()
         now = d.core_now(time.monotonic())
         if not active:
             return Panel(Text("no active alarms", style="green"), title="alarms")
@@ -305,7 +315,7 @@ class StatusView:
         out = d.last_output
         if out is None:
             return f"{time.strftime('%H:%M:%S')} waiting for the first scan cycle"
-        st, v = out.status, d.core.cond.view
+        st, v = out.status, out.plant
         soc = None if st.soc is None else st.soc * 100
         return (
             f"{time.strftime('%H:%M:%S')} cycle {d.cycle.number} mode {st.mode}"
@@ -314,7 +324,7 @@ class StatusView:
             f" | IT {_f(st.it_heat_kw, '{:.0f}')} kW, HP {_f(v.hp_heat_kw, '{:.0f}')} kW,"
             f" delivered {_f(v.dh_power_kw, '{:.0f}')} of {_f(st.demand_kw, '{:.0f}')} kW,"
             f" SOC {_f(soc, '{:.0f}')} %"
-            f" | alarms {d.core.alarm_engine.counts().listed}"
+            f" | alarms {out.alarms.counts.listed}"
             f" | interlocks {', '.join(st.interlocks) or 'none'}"
         )
 

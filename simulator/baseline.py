@@ -45,7 +45,7 @@ from controller.core.conditioning import PlantView
 from controller.core.frame import Cycle, Regulated, SafetyFrame
 from controller.core.interlocks import Interlock
 from controller.core.modes import Mode
-from controller.core.outputs import CoreEvent, CoreStatus
+from controller.core.outputs import CoreEvent, StatusDraft
 from controller.core.setpointsource import Targets
 from controller.core.tripreset import TripReset
 from simulator.baseline_rules import (
@@ -199,7 +199,7 @@ class BaselineStrategy:
             "hp_reset_exhausted": self.trip_reset.exhausted,
         }
 
-    def fill_status(self, st: CoreStatus, view: PlantView, targets: Targets) -> None:
+    def fill_status(self, st: StatusDraft, view: PlantView, targets: Targets) -> None:
         dh_sp = self.dh_setpoint
         st.dh_setpoint = dh_sp if dh_sp is not None else st.dh_setpoint
         st.loops["valve"] = self.valve.output

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simulator.devices import DevicePoints
 from simulator.events import HxFouling
@@ -29,6 +29,9 @@ from simulator.physics.meter import HeatMeter
 from simulator.physics.tank import Tank
 from simulator.plantconfig import PlantConfig
 from simulator.pointio import CommsFault, PointWriteError
+
+if TYPE_CHECKING:
+    from simulator.series import Boundary  # a scenario's sample: the same fields
 
 FWS_PUMPS = ("p1a", "p1b")
 DH_PUMPS = ("p2a", "p2b")
@@ -74,11 +77,11 @@ class Plant:
         tank_soc: float = 0.5,
         hp_running: bool = False,
         fws_supply_temp: float | None = None,
-        boundary: PlantBoundary | None = None,
+        boundary: PlantBoundary | Boundary | None = None,
     ) -> None:
         self.cfg = cfg
         self.time = 0.0
-        self.boundary = boundary or PlantBoundary()
+        self.boundary: PlantBoundary | Boundary = boundary or PlantBoundary()
         b = self.boundary
         t_s = cfg.fws.design_supply_temp if fws_supply_temp is None else fws_supply_temp
         self.fws_pumps = PumpGroup(cfg.pumps.fws, list(FWS_PUMPS), duty_running=True)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, cast
 
 from pydantic import Field, model_validator
 
@@ -245,7 +245,10 @@ class BoundarySampler:
                 return bool(net_base(t)) and not outage(t)
 
         def sample(t: float) -> Boundary:
-            return Boundary(util(t), amb(t), dem(t), setp(t), ret(t), net(t), inj(t))
+            # The flag series hold bools (a step series keeps the values it was given).
+            return Boundary(
+                util(t), amb(t), dem(t), setp(t), ret(t), cast(bool, net(t)), cast(bool, inj(t))
+            )
 
         self.sample: Callable[[float], Boundary] = sample
 

@@ -29,14 +29,8 @@ from test_metrics import snap
 from controller.accounting.totals import Totals
 from controller.config.settings import load_site
 from controller.health import assess
-from controller.metricseries import (
-    ACTUATORS,
-    FLOWS,
-    HEAT_FLOWS,
-    SINGLE,
-    TEMPERATURES,
-    PlantCollector,
-)
+from controller.metricseries import PlantCollector
+from controller.signaltable import SIGNALS
 from controller.snapshot import DeviceComms, LinkComms
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -261,7 +255,7 @@ def test_systemd_analyze_verify_accepts_the_unit(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ dashboard
 def exported_names() -> set[str]:
     totals = Totals(1.0, 0.1, 0.01, 0.3, 3.2, 99.0)
-    keys = [*TEMPERATURES, *HEAT_FLOWS, *FLOWS, *ACTUATORS, *SINGLE]
+    keys = [s.key for s in SIGNALS if s.metric is not None]
     s = snap(
         totals=totals,
         loops={"valve": 50.0},

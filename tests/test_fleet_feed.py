@@ -19,11 +19,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_fleet_setpoints_become_scada_image_values_while_fresh(tmp_path: Path):
-    settings = load_site(ROOT / "config" / "site.toml").settings
+    site = load_site(ROOT / "config" / "site.toml")
+    settings = site.settings
     edge = EdgeNode(
         FleetSettings(enabled=True),
         "site",
-        build_catalogue(PlantShape.from_site(settings), 0.2),
+        build_catalogue(PlantShape.from_site(settings, site.regmap), 0.2),
         spool_path=tmp_path / "spool.sqlite",
     )
     feed = FleetFeed(SimpleNamespace(settings=settings), edge)  # type: ignore[arg-type]

@@ -48,5 +48,6 @@ def test_docs_table_is_current() -> None:
     text = (ROOT / "docs" / "opcua.md").read_text(encoding="utf-8")
     begin = text.index("-->\n", text.index("<!-- BEGIN generated")) + len("-->\n")
     end = text.index("<!-- END generated -->")
-    expected = points_markdown(PlantShape.from_site(load_site(SITE).settings))
+    site = load_site(SITE)
+    expected = points_markdown(PlantShape.from_site(site.settings, site.regmap))
     assert text[begin:end] == expected, "docs/opcua.md table is stale (see points_markdown)"

@@ -18,6 +18,7 @@ from e2e import write_site
 from opcua_support import PASSWORDS, connect, free_port, plant_node, users
 
 from controller.config.settings import load_site
+from controller.core.image import ProcessImage
 from controller.daemon import Daemon
 from controller.fieldbus.signals import Quality
 from controller.opcua.feed import attach_scada
@@ -106,7 +107,13 @@ async def test_reloaded_users_limits_and_values_are_applied(site: Path) -> None:
             assert refused.value.code == ua.StatusCodes.BadOutOfRange
             await sp.write_value(ua.Variant(80.0, ua.VariantType.Double))
             # The published FWS setpoint follows the file.
-            assert daemon.scada.settings.setpoints.fws_supply_temp == 33.0
+            ext = daemon.extension("opcua")
+            assert ext is not None and ext.on_reload is not None
+            feed = ext.on_reload.__self__  # type: ignore[attr-defined]  # the ScadaFeed
+            image = ProcessImage({})
+            out = daemon.core.step(image, daemon.settings, 0.0, 1.0)
+            published = feed.snapshot(image, out, time.time(), {})
+            assert published["FacilityWater/SupplySetpoint"].value == 33.0
             # The removed user's session is closed and it cannot log in again.
             with pytest.raises((ua.UaError, ConnectionError, TimeoutError)):
                 await (await plant_node(op, "HeatPump/COP")).read_data_value()

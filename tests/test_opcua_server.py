@@ -132,7 +132,7 @@ async def test_values_carry_units_ranges_and_types(plant: Plant) -> None:
         assert eu.DisplayName.Text == "°C"
         assert eu.NamespaceUri == "http://www.opcfoundation.org/UA/units/un/cefact"
         rng = await (await supply.get_child("0:EURange")).read_value()
-        assert (rng.Low, rng.High) == (0.0, 130.0)
+        assert (rng.Low, rng.High) == (0.0, 150.0)  # the heat meter's range in the register map
 
         units = {
             "HeatPump/HeatOutput": "KWT",

@@ -31,7 +31,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Self
@@ -255,6 +255,18 @@ class AlarmCounts:
     by_priority: dict[Priority, int]  # listed alarms per priority
 
 
+@dataclass(frozen=True, slots=True)
+class AlarmSummary:
+    """The active-alarm list (most urgent first) and its counts after a scan.
+
+    ``value`` of each listed alarm is as of its last change of condition or state:
+    the list is rebuilt only then, so a quiet plant costs the scan nothing.
+    """
+
+    active: tuple[AlarmState, ...] = ()
+    counts: AlarmCounts = field(default_factory=lambda: AlarmCounts(0, 0, 0, 0, 0, {}))
+
+
 class AlarmConfigError(ValueError):
     """The alarm definitions do not fit the plant (unknown signals, duplicate ids)."""
 
@@ -354,6 +366,8 @@ class AlarmEngine:
         self._max_shelve_s = max_shelve_s
         self._shelved = 0
         self._missing: set[str] = set()
+        self._revision = 0  # bumped by every transition (``_emit``)
+        self._summary: tuple[int, AlarmSummary] | None = None
 
     # -- evaluation ---------------------------------------------------------------------
 
@@ -398,6 +412,7 @@ class AlarmEngine:
                 if now - since >= (s.off_delay if cond else s.on_delay):
                     s.cond = not cond
                     s.since = None
+                    self._revision += 1  # ``condition`` and ``latched`` of the list
                     settle(s, now, events)
                     continue
             elif s.since is not None:
@@ -430,6 +445,7 @@ class AlarmEngine:
     def _emit(
         self, s: _Slot, kind: EventKind, now: float, events: list[AlarmEvent], user: str = ""
     ) -> AlarmEvent:
+        self._revision += 1
         s.changed_at = now
         d = s.d
         ev = AlarmEvent(now, s.id, kind, s.status, d.priority, d.severity, s.value, d.message, user)
@@ -550,6 +566,15 @@ class AlarmEngine:
         listed = [s for s in self._slots if s.status is not AlarmStatus.NORMAL]
         listed.sort(key=lambda s: (-s.d.severity, s.raised_at or 0.0))
         return [self._snapshot(s) for s in listed]
+
+    def summary(self) -> AlarmSummary:
+        """The active list and counts, rebuilt only after a transition."""
+        cached = self._summary
+        if cached is not None and cached[0] == self._revision:
+            return cached[1]
+        summary = AlarmSummary(tuple(self.active()), self.counts())
+        self._summary = (self._revision, summary)
+        return summary
 
     def counts(self) -> AlarmCounts:
         by_priority = dict.fromkeys(Priority, 0)

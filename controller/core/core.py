@@ -23,7 +23,7 @@ from controller.core.hxmonitor import HxMonitor
 from controller.core.injection import InjectionControl
 from controller.core.interlocks import Interlock
 from controller.core.modes import Mode
-from controller.core.outputs import CoreEvent, CoreOutput, CoreStatus
+from controller.core.outputs import CoreEvent, CoreOutput, CoreStatus, StatusDraft
 from controller.core.setpointsource import Targets
 
 __all__ = ["ControlCore", "CoreEvent", "CoreOutput", "CoreStatus", "RecoveryStrategy"]
@@ -176,7 +176,7 @@ class RecoveryStrategy:
             "hp_reset_exhausted": self.hp.reset_exhausted,
         }
 
-    def fill_status(self, st: CoreStatus, view: PlantView, targets: Targets) -> None:
+    def fill_status(self, st: StatusDraft, view: PlantView, targets: Targets) -> None:
         st.dh_setpoint = targets.dh_setpoint
         st.deliver_kw = self.deliver
         st.injection_enabled = targets.injection_enabled

@@ -19,11 +19,11 @@ from typing import Protocol
 
 from controller.config.settings import SiteSettings
 from controller.core.alarms import AlarmDef, AlarmEngine, AlarmEvent
-from controller.core.conditioning import Conditioner, PlantView
+from controller.core.conditioning import Conditioner, PlantReadings, PlantView
 from controller.core.image import ProcessImage
 from controller.core.interlocks import Interlocks
 from controller.core.modes import Mode, ModeSelector
-from controller.core.outputs import CoreEvent, CoreOutput, CoreStatus
+from controller.core.outputs import CoreEvent, CoreOutput, StatusDraft
 from controller.core.pumps import PumpGroup, PumpGroupOutput
 from controller.core.safety import (
     AlarmSignals,
@@ -117,7 +117,7 @@ class Strategy(Protocol):
     @property
     def injecting(self) -> bool: ...
 
-    def fill_status(self, st: CoreStatus, view: PlantView, targets: Targets) -> None: ...
+    def fill_status(self, st: StatusDraft, view: PlantView, targets: Targets) -> None: ...
 
 
 class SafetyFrame:
@@ -148,7 +148,7 @@ class SafetyFrame:
         self.output_guard = OutputGuard(self.keys, self.reverts)
         self.alarm_signals = AlarmSignals(self.cond, alarm_devices(settings, self.reverts))
         self.alarm_engine = AlarmEngine(list(alarms), known_signals=self.signal_names())
-        self.status = CoreStatus()
+        self.status = StatusDraft()
         self._last_targets: Targets | None = None
 
     def new_strategy(
@@ -306,24 +306,43 @@ class SafetyFrame:
             now,
         )
         self._update_status(mode, view, targets, degraded)
-        return CoreOutput(commands, self.status, events, alarm_events)
+        # tuple.__new__: the NamedTuple's own __new__ is a Python function, and this
+        # runs every scan.
+        return tuple.__new__(
+            CoreOutput,
+            (
+                commands,
+                self.status.freeze(),
+                events,
+                alarm_events,
+                PlantReadings.of(view),
+                self.alarm_engine.summary(),
+                self.modes.since,
+            ),
+        )
 
     # ----------------------------------------------------------------- parts
     def _pumps_healthy(self) -> bool:
+        # Plain loops, not all() over generators: this runs every scan.
         s = self.settings.pumps
-        return all(self.fws_pumps.healthy(p) for p in s.fws.pumps) and all(
-            self.dh_pumps.healthy(p) for p in s.dh.pumps
-        )
+        fws, dh = self.fws_pumps.healthy, self.dh_pumps.healthy
+        for p in s.fws.pumps:
+            if not fws(p):
+                return False
+        for p in s.dh.pumps:  # noqa: SIM110 - see above
+            if not dh(p):
+                return False
+        return True
 
     def _degraded_reasons(self, view: PlantView) -> list[str]:
         groups = self.cond.groups
-        if (
-            not view.comms_lost
-            and not view.cdu_estimated
-            and not self.cond.tank.bad_sensors
-            and not any(g.degraded for g in groups)
-            and self._pumps_healthy()
-        ):
+        sound = not view.comms_lost and not view.cdu_estimated and not self.cond.tank.bad_sensors
+        if sound:
+            for g in groups:  # a loop, not any() over a generator: this runs every scan
+                if g.degraded:
+                    sound = False
+                    break
+        if sound and self._pumps_healthy():
             return []
         reasons = [f"sensor group {g.name}" for g in groups if g.degraded]
         if self.cond.tank.bad_sensors:

@@ -39,7 +39,7 @@ GOOD = Quality.GOOD
 class FleetFeed:
     def __init__(self, daemon: Daemon, edge: EdgeNode) -> None:
         self.edge = edge
-        self.feed = ScadaFeed(daemon.settings, None)  # snapshot only
+        self.feed = ScadaFeed(daemon.settings, None)  # readings only
         self.setpoints: dict[str, SetpointWrite] = {}
         self.timeout_s = daemon.settings.setpoints.scada_timeout_s
 
@@ -52,7 +52,7 @@ class FleetFeed:
             "energy": acc.totals if acc is not None else None,
         }
         readings = self.feed.snapshot(image, out, now, extra)
-        active = daemon.core.alarm_engine.active()
+        active = out.alarms.active
         clock = daemon.clock
         for path, value in (
             ("Alarms/ActiveAlarms", [_line(s) for s in active]),
@@ -82,7 +82,7 @@ def attach_fleet(daemon: Daemon) -> EdgeNode | None:
     if not fs.enabled:
         return None
     site = daemon.site
-    catalogue = build_catalogue(PlantShape.from_site(s), fs.deadband_pct)
+    catalogue = build_catalogue(PlantShape.from_site(s, site.regmap), fs.deadband_pct)
     ledger = site.resolve(s.accounting.ledger_path) if s.accounting.enabled else None
     edge = EdgeNode(
         fs,

@@ -13,10 +13,12 @@ devices (spec 6.4.4), and stay the same for the same plant shape.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from controller.fleet.sparkplug import BDSEQ, REBIRTH, Column, DataType
-from controller.opcua.points import Kind, PlantShape, PointDef, plant_points
+from controller.opcua.points import Kind, PlantShape, PointDef
+from controller.signaltable import SIGNALS, Signal, plant_points
 
 NODE_OBJECTS = frozenset({"Status", "Energy", "Alarms"})
 
@@ -106,8 +108,11 @@ class Catalogue:
         return [m for m in self.metrics if m.device == device]
 
 
-def build_catalogue(shape: PlantShape, deadband_pct: float) -> Catalogue:
-    """Every metric of the site, aliases 1.. in a fixed order (0 is left unused)."""
+def build_catalogue(
+    shape: PlantShape, deadband_pct: float, table: Sequence[Signal] = SIGNALS
+) -> Catalogue:
+    """Every metric of the site, aliases 1.. in a fixed order (0 is left unused): the
+    rows of the site's signal table that OPC UA publishes, under their browse paths."""
     defs: list[MetricDef] = []
 
     def add(name: str, dt: int, device: str | None, point: PointDef | None = None) -> None:
@@ -122,7 +127,7 @@ def build_catalogue(shape: PlantShape, deadband_pct: float) -> Catalogue:
     add(SCAN_CYCLES, DataType.UINT64, None)
     add(SCAN_OVERRUNS, DataType.UINT64, None)
     add(LEDGER_METRIC, DataType.DATASET, None)
-    for p in plant_points(shape):
+    for p in plant_points(shape, table):
         add(p.path, DATATYPE_OF_KIND[p.kind], device_of(p.path), p)
     devices = tuple(dict.fromkeys(m.device for m in defs if m.device is not None))
     return Catalogue(tuple(defs), {m.name: m for m in defs}, devices)

@@ -14,7 +14,7 @@ creates.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from asyncua import Server, ua
@@ -31,6 +31,7 @@ from controller.opcua.points import (
 )
 from controller.opcua.uatyped import node_id, property_id, status_code
 from controller.opcua.units import eu_information
+from controller.signaltable import SIGNALS, Signal
 
 __all__ = [
     "NAMESPACE_URI",
@@ -201,13 +202,15 @@ def _initial_value(p: PointDef) -> ua.Variant:
     return ua.Variant()  # null until the first publish (status BadWaitingForInitialData)
 
 
-async def build_address_space(server: Server, shape: PlantShape) -> PlantAddressSpace:
+async def build_address_space(
+    server: Server, shape: PlantShape, table: Sequence[Signal] = SIGNALS
+) -> PlantAddressSpace:
     """Add Objects/Plant and everything below it to a server that is initialised but
     not yet started. The Acknowledge method is created without a callback; the
-    running server binds its own.
+    running server binds its own. The variables are the rows of ``table``.
     """
     ns = await server.register_namespace(NAMESPACE_URI)
-    points = plant_points(shape)
+    points = plant_points(shape, table)
 
     def nid(path: str) -> ua.NodeId:
         return node_id(f"{ROOT}/{path}" if path else ROOT, ns)

@@ -44,7 +44,7 @@ def _export(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc.render(), file=sys.stderr)
         return 2
-    export_nodeset(args.file, PlantShape.from_site(site.settings))
+    export_nodeset(args.file, PlantShape.from_site(site.settings, site.regmap))
     print(f"wrote {args.file}", file=sys.stderr)
     return 0
 

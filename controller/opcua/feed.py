@@ -23,7 +23,8 @@ from controller.fieldbus.signals import Quality
 from controller.opcua import create_scada_server
 from controller.opcua.launcher import BACKOFF_INITIAL_S, ScadaLauncher
 from controller.opcua.model import Reading, SetpointWrite
-from controller.opcua.points import PlantShape
+from controller.opcua.points import Kind, PlantShape
+from controller.signaltable import ABSENT, SIGNALS, Bound, Scan, Signal, bind_site
 
 if TYPE_CHECKING:
     from controller.config.settings import SiteSettings
@@ -60,68 +61,20 @@ _SCADA_KEYS = {
 
 
 class ScadaFeed:
-    def __init__(self, settings: SiteSettings, server: ScadaLink | None) -> None:
+    """Turns each cycle's output into the section 5 readings (rows of the signal table)."""
+
+    def __init__(
+        self,
+        settings: SiteSettings,
+        server: ScadaLink | None,
+        table: Sequence[Signal] = SIGNALS,
+    ) -> None:
         self.settings = settings
         self.server = server
-        """None while the server is not up (it starts beside the scan cycle)."""
-        self.shape = PlantShape.from_site(settings)
-        r = settings.roles
-        plc, hp, dc, hm, ut = r.plc, r.heatpump, r.drycooler, r.heatmeter, r.utility
-        # (browse path, image key) for values read straight from a device.
-        self.direct: list[tuple[str, str]] = []
-        for i, cdu in enumerate(settings.plant.cdus):
-            name = self.shape.cdu_names()[i]
-            for path, point in (
-                ("FwsSupplyTemp", "fws_supply_temp"),
-                ("FwsReturnTemp", "fws_return_temp"),
-                ("FwsFlow", "fws_flow"),
-                ("ItLoad", "it_load"),
-                ("Status", "status"),
-            ):
-                self.direct.append((f"CDUs/{name}/{path}", f"{cdu}.{point}"))
-        self.direct += [
-            ("FacilityWater/ReturnTemp", f"{plc}.fws_return_temp"),
-            ("FacilityWater/Flow", f"{plc}.fws_flow"),
-            ("HeatPump/EvapInletTemp", f"{hp}.evap_inlet_temp"),
-            ("HeatPump/EvapOutletTemp", f"{hp}.evap_outlet_temp"),
-            ("HeatPump/CondInletTemp", f"{hp}.cond_inlet_temp"),
-            ("HeatPump/CondOutletTemp", f"{hp}.cond_outlet_temp"),
-            ("HeatPump/SupplySetpoint", f"{hp}.supply_setpoint"),
-            ("HeatPump/Load", f"{hp}.load_actual"),
-            ("HeatPump/HeatOutput", f"{hp}.heat_output"),
-            ("HeatPump/ElectricPower", f"{hp}.electric_power"),
-            ("HeatPump/COP", f"{hp}.cop"),
-            ("HeatPump/Running", f"{hp}.running"),
-            ("HeatPump/Tripped", f"{hp}.tripped"),
-            ("HeatPump/State", f"{hp}.state"),
-            ("DistrictHeating/SupplyTemp", f"{hm}.supply_temp"),
-            ("DistrictHeating/ReturnTemp", f"{hm}.return_temp"),
-            ("DistrictHeating/Flow", f"{hm}.flow"),
-            ("DistrictHeating/HeatPower", f"{hm}.power"),
-            ("DistrictHeating/NetworkAvailable", f"{ut}.network_available"),
-            ("DryCoolers/BypassValvePosition", f"{plc}.bypass_valve_pos"),
-            ("DryCoolers/FanSpeed", f"{dc}.fan_speed_fb"),
-            ("DryCoolers/HeatRejected", f"{dc}.heat_rejected"),
-            ("DryCoolers/AmbientTemp", f"{dc}.ambient_temp"),
-        ]
-        for pump in list(settings.pumps.fws.pumps) + list(settings.pumps.dh.pumps):
-            p = pump.upper()
-            self.direct += [
-                (f"Pumps/{p}/Running", f"{plc}.{pump}_running"),
-                (f"Pumps/{p}/Fault", f"{plc}.{pump}_fault"),
-                (f"Pumps/{p}/Speed", f"{plc}.{pump}_speed_fb"),
-            ]
-        self.bools = {
-            path
-            for path, _ in self.direct
-            if path.endswith(("Running", "Fault", "Tripped", "NetworkAvailable"))
-        }
-        self.ints = {
-            path for path, _ in self.direct if path.endswith(("/Status", "HeatPump/State"))
-        }
-        self.k_tank_top = f"{plc}.tank_temp_01"
-        self.k_tank_bottom = f"{plc}.tank_temp_{settings.plant.tank_sensors:02d}"
-        self.k_starts = f"{hp}.starts_total"
+        """None while the server is not up (it starts beside the scan cycle), and in a
+        feed that only builds readings."""
+        self.rows = compile_readings(bind_site(settings, table))
+        self.k_starts = f"{settings.roles.heatpump}.starts_total"
         self.tz = ZoneInfo(settings.site.timezone)
         self._day: str | None = None
         self._starts_at_midnight: float | None = None
@@ -132,56 +85,21 @@ class ScadaFeed:
     def snapshot(
         self, image: ProcessImage, out: CoreOutput, now: float, extra: Mapping[str, Any]
     ) -> dict[str, Reading]:
-        vals, quality = image.values, image.quality
-        stamps = image.timestamps or {}
-        snap: dict[str, Reading] = {}
-        for path, key in self.direct:
-            v = vals.get(key)
-            if v is not None and path in self.bools:
-                v = bool(v >= 0.5)
-            elif v is not None and path in self.ints:
-                v = int(v)
-            q = quality.get(key, GOOD if v is not None else BAD)
-            snap[path] = Reading(v, q if v is not None else BAD, stamps.get(key, now))
-
-        def derived(path: str, value: Any) -> None:
-            snap[path] = Reading(value, GOOD if value is not None else BAD, now)
-
-        st = out.status
-        derived("Status/Mode", str(st.mode))
-        derived("Status/ModeCode", st.mode.code)
-        derived("Status/Healthy", bool(st.healthy) and not image.comms_lost)
-        derived("Status/CycleTime", extra.get("cycle_ms"))
-        derived("Status/Heartbeat", extra.get("cycle"))
-        derived("FacilityWater/SupplyTemp", st.fws_supply)
-        derived("FacilityWater/SupplySetpoint", self.settings.setpoints.fws_supply_temp)
-        derived("BufferTank/StateOfCharge", None if st.soc is None else 100.0 * st.soc)
-        derived(
-            "BufferTank/StoredEnergy", None if st.stored_kwh is None else st.stored_kwh / 1000.0
+        scan = Scan(
+            image,
+            out,
+            self.settings,
+            now,
+            cycle=extra.get("cycle"),
+            cycle_ms=extra.get("cycle_ms"),
+            energy=extra.get("energy"),
+            starts_today=self._starts_today(image.values.get(self.k_starts), now),
         )
-        derived("BufferTank/LayerTemps", list(st.tank_temps) if st.tank_temps else None)
-        for path, key in (
-            ("BufferTank/TopTemp", self.k_tank_top),
-            ("BufferTank/BottomTemp", self.k_tank_bottom),
-        ):
-            v = vals.get(key)
-            snap[path] = Reading(
-                v, quality.get(key, GOOD) if v is not None else BAD, stamps.get(key, now)
-            )
-        sp = "DistrictHeating/Setpoints/"
-        derived(sp + "SupplyTempSetpoint", st.dh_setpoint)
-        derived(sp + "HeatDemand", st.demand_kw)
-        derived(sp + "InjectionEnabled", bool(st.injection_enabled))
-        derived("HeatPump/StartsToday", self._starts_today(vals.get(self.k_starts), now))
-        totals = extra.get("energy")
-        if totals is not None:
-            e = totals.opcua()
-            for name, value in e.items():
-                # MWh in the ledger; the last interval is shown in kWh.
-                scaled = (
-                    value * 1000.0 if name == "LastIntervalEnergy" and value is not None else value
-                )
-                derived(f"Energy/{name}", scaled)
+        snap: dict[str, Reading] = {}
+        for path, read in self.rows:
+            r = read(scan)
+            if r is not None:
+                snap[path] = r
         return snap
 
     def _starts_today(self, total: float | None, now: float) -> int | None:
@@ -216,7 +134,7 @@ class ScadaFeed:
         s = daemon.settings
         self.settings = s
         if self.server is not None:  # a server started later is made from these settings
-            self.server.reconfigure(s.opcua, PlantShape.from_site(s))
+            self.server.reconfigure(s.opcua, PlantShape.from_site(s, daemon.site.regmap))
 
     # ----------------------------------------------------------------- each cycle
     def cycle(self, daemon: Daemon, image: ProcessImage, out: CoreOutput) -> None:
@@ -231,9 +149,8 @@ class ScadaFeed:
             "energy": acc.totals if acc is not None else None,
         }
         server.publish(self.snapshot(image, out, now, extra))
-        engine = daemon.core.alarm_engine
         if out.alarm_events or now >= self._next_alarm_refresh:
-            server.alarm_update(out.alarm_events, engine.active(), now)
+            server.alarm_update(out.alarm_events, out.alarms.active, now)
             self._next_alarm_refresh = now + ALARM_REFRESH_S
         daemon.pending_acks.extend(server.take_acknowledgements())
 
@@ -249,7 +166,7 @@ def _make_server(
     if opc.trusted_clients_dir is not None:
         resolved["trusted_clients_dir"] = daemon.site.resolve(str(opc.trusted_clients_dir))
     return (factory or create_scada_server)(
-        opc.model_copy(update=resolved), PlantShape.from_site(s)
+        opc.model_copy(update=resolved), PlantShape.from_site(s, daemon.site.regmap)
     )
 
 
@@ -262,7 +179,6 @@ def attach_scada(
     server = _make_server(daemon, factory)
     server.start()
     feed = ScadaFeed(daemon.settings, server)
-    daemon.scada = feed
     daemon.extensions.append(
         Extension(
             "opcua",
@@ -306,7 +222,6 @@ def attach_scada_background(
         feed.server = None
         await launcher.close()
 
-    daemon.scada = feed
     daemon.extensions.append(
         Extension(
             "opcua",
@@ -318,3 +233,57 @@ def attach_scada_background(
     )
     launcher.begin()
     return launcher
+
+
+def compile_readings(bound: Sequence[Bound]) -> list[tuple[str, Callable[[Scan], Reading | None]]]:
+    """(browse path, reading of a scan) per published row, resolved once per feed.
+
+    A field point carries the quality and poll time the field bus gave it (a silent
+    device shows Bad, never its last good-looking number); a value of the core's
+    output is Good unless it is None.
+    """
+    rows: list[tuple[str, Callable[[Scan], Reading | None]]] = []
+    for b in bound:
+        sig = b.signal
+        if b.path is None or sig.by_alarms:
+            continue
+        if sig.field is not None and b.key is not None:
+            rows.append((b.path, _field_reading(b.key, sig.kind)))
+        elif sig.value is not None:
+            rows.append((b.path, _value_reading(sig.value, sig.to_opcua)))
+    return rows
+
+
+def _field_reading(key: str, kind: Kind) -> Callable[[Scan], Reading | None]:
+    as_bool = kind is Kind.TWO_STATE
+    as_int = kind in _INT_KINDS
+
+    def read(s: Scan) -> Reading:
+        img = s.image
+        v: Any = img.values.get(key)
+        if v is None:
+            return Reading(None, BAD, (img.timestamps or {}).get(key, s.now))
+        if as_bool:
+            v = bool(v >= 0.5)
+        elif as_int:
+            v = int(v)
+        return Reading(v, img.quality.get(key, GOOD), (img.timestamps or {}).get(key, s.now))
+
+    return read
+
+
+def _value_reading(
+    get: Callable[[Scan], Any], convert: Callable[[Any], Any] | None
+) -> Callable[[Scan], Reading | None]:
+    def read(s: Scan) -> Reading | None:
+        v = get(s)
+        if v is ABSENT:
+            return None
+        if convert is not None:
+            v = convert(v)
+        return Reading(v, GOOD if v is not None else BAD, s.now)
+
+    return read
+
+
+_INT_KINDS = frozenset({Kind.MULTI_STATE, Kind.INT32, Kind.UINT32})

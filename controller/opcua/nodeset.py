@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from asyncua import Server
@@ -20,12 +21,13 @@ from asyncua.common.xmlexporter import XmlExporter
 
 from controller.opcua.addressspace import Kind, PlantShape, build_address_space, plant_points
 from controller.opcua.units import UNITS
+from controller.signaltable import SIGNALS, Signal
 
 
-async def nodeset_xml(shape: PlantShape) -> bytes:
+async def nodeset_xml(shape: PlantShape, table: Sequence[Signal] = SIGNALS) -> bytes:
     server = Server()
     await server.init()
-    plant = await build_address_space(server, shape)
+    plant = await build_address_space(server, shape, table)
     exporter_log = logging.getLogger("asyncua.common.xmlexporter")
     level = exporter_log.level
     exporter_log.setLevel(logging.ERROR)  # "values export is limited": ours are standard types
