@@ -11,12 +11,13 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from simulator.physics import RHO_WATER
 from simulator.physics.sensors import SensorBank
 
 if TYPE_CHECKING:
     from simulator.plant import Plant
 
-M3H = 3.6 / 0.99  # kg/s -> m3/h for water near 45 °C
+M3H = 3.6 * 1000.0 / RHO_WATER  # kg/s -> m3/h with the physics' one density
 
 
 class DevicePoints:

@@ -9,7 +9,7 @@ ambient) and converted to UA values once, when the plant is built.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -58,15 +58,43 @@ class PumpsConfig(_Section):
     dh: PumpGroupConfig = PumpGroupConfig(nominal_flow_m3h=45.0, power_kw=7.5)
 
 
+Compressor = Literal["screw_variable_speed", "screw_slide_valve", "centrifugal", "reciprocating"]
+
+
+class PartLoadCurve(_Section):
+    """EIRfPLR = a + b*PLR + c*PLR^2: electric input ratio at part load (DOE-2 form)."""
+
+    a: float
+    b: float
+    c: float
+    min_load_pct: Annotated[float, Field(ge=0, lt=100)]
+
+    @model_validator(mode="after")
+    def _positive(self) -> Self:
+        for plr in (0.05, 0.25, 0.5, 0.75, 1.0):
+            if self.a + plr * (self.b + plr * self.c) <= 0:
+                raise ValueError(f"EIRfPLR must stay positive (it is not at PLR {plr})")
+        return self
+
+
 class HeatPumpConfig(_Section):
     capacity_kw: Pos = 1200.0
-    min_load_pct: Annotated[float, Field(ge=0, lt=100)] = 20.0
+    compressor: Compressor = "screw_slide_valve"
+    part_load: dict[str, PartLoadCurve] = {
+        "screw_slide_valve": PartLoadCurve(a=0.1061, b=0.7306, c=0.1633, min_load_pct=20.0)
+    }
+    rated_evap_leaving: float = 40.0
+    rated_cond_leaving: float = 85.0
+    evap_approach_k: Pos = 3.0
+    cond_approach_k: Pos = 3.0
+    cap_per_k_evap: Annotated[float, Field(ge=0, le=0.1)] = 0.029
+    cap_per_k_cond: Annotated[float, Field(ge=0, le=0.1)] = 0.006
     ramp_pct_per_min: Pos = 10.0
     start_s: Pos = 60.0
     stop_s: Pos = 30.0
     min_run_s: NonNeg = 600.0
     min_off_s: NonNeg = 300.0
-    eta_carnot: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    eta_carnot: Annotated[float, Field(gt=0, lt=1)] = 0.48
     cop_max: Pos = 8.0
     evap_design_approach_k: Pos = 3.0
     evap_design_delta_t_k: Pos = 8.0
@@ -74,22 +102,51 @@ class HeatPumpConfig(_Section):
     cond_design_delta_t_k: Pos = 30.0
     cond_flow_min_m3h: Pos = 4.0
     cond_flow_max_m3h: Pos = 60.0
+    cond_volume_m3: Pos = 0.4
+    lwt_kp: Pos = 0.3
+    lwt_ti_s: Pos = 60.0
+    lwt_sensor_lag_s: NonNeg = 10.0
+    evap_flow_switch_m3h: Pos = 20.0
+    cond_flow_switch_m3h: Pos = 3.0
+    flow_prove_s: Pos = 15.0
+    flow_prove_timeout_s: Pos = 60.0
     evap_unload_sat: float = 8.0
     evap_trip_sat: float = 3.0
+    evap_lwt_unload: float = 6.0
+    evap_lwt_trip: float = 3.0
     cond_unload_sat: float = 95.0
     cond_trip_sat: float = 100.0
     trip_delay_s: NonNeg = 5.0
     outlet_overshoot_k: Pos = 4.0
+    outlet_stop_k: Pos = 6.0
+    outlet_stop_delay_s: NonNeg = 60.0
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
         if not self.evap_trip_sat < self.evap_unload_sat:
             raise ValueError("evap_trip_sat must be below evap_unload_sat")
+        if not self.evap_lwt_trip < self.evap_lwt_unload:
+            raise ValueError("evap_lwt_trip must be below evap_lwt_unload")
         if not self.cond_unload_sat < self.cond_trip_sat:
             raise ValueError("cond_unload_sat must be below cond_trip_sat")
         if not self.cond_flow_min_m3h < self.cond_flow_max_m3h:
             raise ValueError("cond_flow_min_m3h must be below cond_flow_max_m3h")
+        if not self.cond_flow_switch_m3h <= self.cond_flow_min_m3h:
+            raise ValueError("cond_flow_switch_m3h must not exceed cond_flow_min_m3h")
+        if not self.outlet_overshoot_k < self.outlet_stop_k:
+            raise ValueError("outlet_overshoot_k (unload) must be below outlet_stop_k (stop)")
+        if self.compressor not in self.part_load:
+            name = self.compressor
+            raise ValueError(f"compressor {name!r} has no [heatpump.part_load.{name}] curve")
         return self
+
+    @property
+    def curve(self) -> PartLoadCurve:
+        return self.part_load[self.compressor]
+
+    @property
+    def min_load_pct(self) -> float:
+        return self.curve.min_load_pct
 
 
 class TankConfig(_Section):

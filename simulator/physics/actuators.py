@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from simulator.physics import RHO_WATER
 from simulator.plantconfig import PumpGroupConfig
 
 
@@ -50,7 +51,7 @@ class PumpGroup:
 
     def __init__(self, cfg: PumpGroupConfig, names: list[str], duty_running: bool) -> None:
         self.cfg = cfg
-        self.m_nominal = cfg.nominal_flow_m3h / 3.6 * 0.99  # kg/s
+        self.m_nominal = cfg.nominal_flow_m3h / 3.6 * RHO_WATER / 1000.0  # kg/s
         self.pumps = [
             Pump(n, cfg.spin_s, running=duty_running and i == 0, speed=1.0)
             for i, n in enumerate(names)

@@ -18,10 +18,10 @@ exactly that.
 
 from __future__ import annotations
 
-from simulator.physics import CP_WATER
+from simulator.physics import CP_WATER, RHO_WATER
 from simulator.plantconfig import TankConfig
 
-RHO = 985.0  # kg/m3, water around 55 °C; one density for the tank's mass
+RHO = RHO_WATER  # the physics' one density (simulator.physics)
 MERGE_K = 0.005  # neighbouring segments closer than this are one segment
 
 
