@@ -26,6 +26,7 @@ from simulator.physics.cdu import Cdu
 from simulator.physics.drycooler import DryCoolers
 from simulator.physics.heatpump import HeatPump, HpFault
 from simulator.physics.meter import HeatMeter
+from simulator.physics.pipe import PlugPipe, pipe_volume_m3
 from simulator.physics.tank import Tank
 from simulator.plantconfig import PlantConfig
 from simulator.pointio import CommsFault, PointWriteError
@@ -95,6 +96,13 @@ class Plant:
         self.m_fws = m_f
         self.cap_fws_supply = cfg.fws.supply_volume_m3 * RHO_WATER * CP_WATER
         self.cap_fws_return = cfg.fws.return_volume_m3 * RHO_WATER * CP_WATER
+        fws = cfg.fws
+        self.fws_supply_pipe = PlugPipe(
+            pipe_volume_m3(fws.supply_pipe_length_m, fws.pipe_diameter_m), t_s
+        )
+        self.fws_return_pipe = PlugPipe(
+            pipe_volume_m3(fws.return_pipe_length_m, fws.pipe_diameter_m), self.t_fws_return
+        )
         self.hp = HeatPump(cfg.heatpump, m_f)
         self.hp.t_evap_in = self.t_fws_return
         # Tank at the setpoint the utility asks for at t = 0, its cold part at the return.
@@ -102,8 +110,19 @@ class Plant:
             cfg.tank, tank_soc, hot_temp=b.dh_supply_setpoint, cold_temp=b.dh_return_temp
         )
         self.drycoolers = DryCoolers(cfg.drycoolers)
-        self.valve = Valve(cfg.valve.stroke_s, position=100.0)
+        v = cfg.valve
+        self.valve = Valve(
+            v.stroke_s,
+            position=100.0,
+            deadband=v.deadband_pct,
+            backlash=v.backlash_pct,
+            characteristic=v.characteristic,
+            rangeability=v.rangeability,
+        )
         self.t_dh_supply = self.tank.top
+        self.dh_pipe = PlugPipe(
+            pipe_volume_m3(cfg.dh.pipe_length_m, cfg.dh.pipe_diameter_m), self.t_dh_supply
+        )
         self.meter = HeatMeter(cfg.heatmeter, t_supply=self.t_dh_supply, t_return=b.dh_return_temp)
         self.cap_dh = cfg.dh.supply_volume_m3 * RHO_WATER * CP_WATER
         self.m_dh = 0.0
@@ -164,10 +183,11 @@ class Plant:
         # DH pump at the flow that carries the demand.
         m_nom = self.dh_pumps.m_nominal
         m_d = b.dh_demand / (CP_WATER * max(sp - t_ret, 1.0)) if b.network_available else 0.0
-        speed = min(1.0, m_d / m_nom)
+        m_d = min(m_d, m_nom)
+        speed = self.dh_pumps.speed_for_flow(m_d, cfg.dh.network_dp_bar)
         duty = self.dh_pumps.pumps[0]
         duty.run_cmd, duty.speed_cmd, duty.speed = True, speed, speed
-        self.dh_pumps.flow = m_nom * speed
+        self.dh_pumps.flow = m_d
         self.cmd[("plc", "p2a_run")] = 1.0
         self.cmd[("plc", "p2a_speed_cmd")] = round(speed * 100.0, 2)
         # Heat-pump load whose evaporator heat equals the IT heat.
@@ -204,10 +224,11 @@ class Plant:
                 else:
                     hi_f = fan
         dc.fan = dc.fan_cmd = fan
-        self.valve.pos = self.valve.cmd = valve
+        self.valve.set_position(valve)
         self.cmd[("plc", "bypass_valve_cmd")] = valve
         self.cmd[("drycooler", "fan_speed_cmd")] = round(fan * 100.0, 2)
         self.t_dh_supply = sp
+        self.dh_pipe = PlugPipe(self.dh_pipe.mass / RHO_WATER, sp)
         self.meter = HeatMeter(self.cfg.heatmeter, t_supply=sp, t_return=t_ret)
 
     # ----------------------------------------------------------------- energy
@@ -218,6 +239,9 @@ class Plant:
             + self.cap_fws_return * self.t_fws_return
             + self.cap_dh * self.t_dh_supply
             + self.hp.cap_cond * self.hp.t_cond_out
+            + self.fws_supply_pipe.stored_kj()
+            + self.fws_return_pipe.stored_kj()
+            + self.dh_pipe.stored_kj()
             + self.tank.stored_kj()
         )
         return kj / 3600.0
@@ -299,7 +323,7 @@ class Plant:
         # Actuators.
         self.valve.step(dt)
         m_f = self.fws_pumps.step(dt)
-        m_pump = self.dh_pumps.step(dt)
+        m_pump = self.dh_pumps.step(dt, self.cfg.dh.network_dp_bar)
         # With the network closed the injection pump runs against a shut valve: no flow.
         m_d = m_pump if b.network_available else 0.0
         self.m_fws = m_f
@@ -339,17 +363,21 @@ class Plant:
             t_ret_mix = t_r
             t_eo = t_r
         self.t_evap_out = t_eo
-        m_dc = m_f * self.valve.pos * 0.01
+        m_dc = m_f * self.valve.flow_fraction
         q_dc = self.drycoolers.step(dt, m_dc, t_eo, t_amb)
         t_mix = t_eo - q_dc / c_f if c_f > 1e-9 else t_s
-        self.t_fws_return = t_r + m_f * CP_WATER * dt / self.cap_fws_return * (t_ret_mix - t_r)
-        self.t_fws_supply = t_s + m_f * CP_WATER * dt / self.cap_fws_supply * (t_mix - t_s)
+        # Both runs are plug flow: what enters now arrives volume / flow later.
+        t_ret_in = self.fws_return_pipe.flow(m_f * dt, t_ret_mix)
+        t_sup_in = self.fws_supply_pipe.flow(m_f * dt, t_mix)
+        self.t_fws_return = t_r + m_f * CP_WATER * dt / self.cap_fws_return * (t_ret_in - t_r)
+        self.t_fws_supply = t_s + m_f * CP_WATER * dt / self.cap_fws_supply * (t_sup_in - t_s)
         # District-heating side: hot header, supply pipe, tank.
         t_dh = self.t_dh_supply
         if m_d > 0.0:
             # Charging: the heat pump alone feeds the network; discharging: the tank top joins.
             t_hot = hp.t_cond_out if m_t >= 0.0 else (m_c * hp.t_cond_out - m_t * t_top) / m_d
-            self.t_dh_supply = t_dh + m_d * CP_WATER * dt / self.cap_dh * (t_hot - t_dh)
+            t_arr = self.dh_pipe.flow(m_d * dt, t_hot)  # plug flow to the connection
+            self.t_dh_supply = t_dh + m_d * CP_WATER * dt / self.cap_dh * (t_arr - t_dh)
             q_dh = m_d * CP_WATER * (t_dh - t_ret_dh)
         else:
             q_dh = 0.0

@@ -41,14 +41,20 @@ class CduDesign(_Section):
 
 
 class FwsConfig(_Section):
-    supply_volume_m3: Pos = 4.0
-    return_volume_m3: Pos = 4.0
+    supply_volume_m3: Pos = 2.0  # well-mixed: headers, exchangers, short branches
+    return_volume_m3: Pos = 2.0
+    supply_pipe_length_m: NonNeg = 60.0  # plug flow: the run between plant room and hall
+    return_pipe_length_m: NonNeg = 60.0
+    pipe_diameter_m: Pos = 0.2065
     design_supply_temp: float = 35.0
 
 
 class PumpGroupConfig(_Section):
     nominal_flow_m3h: Pos
     power_kw: Pos
+    # Pump curve H = H0 * n^2 - k * Q^2 (affinity laws) against a static differential
+    # pressure; None: a closed loop with friction only, where flow is proportional to speed.
+    shutoff_head_bar: Pos | None = None
     spin_s: Pos = 3.0
     second_pump_gain: Annotated[float, Field(ge=1.0, le=2.0)] = 1.15
 
@@ -186,10 +192,17 @@ class DryCoolerConfig(_Section):
 
 class ValveConfig(_Section):
     stroke_s: Pos = 15.0
+    deadband_pct: Annotated[float, Field(ge=0, le=5)] = 0.0
+    backlash_pct: Annotated[float, Field(ge=0, le=5)] = 0.0
+    characteristic: Literal["linear", "equal_percentage"] = "linear"
+    rangeability: Annotated[float, Field(gt=1)] = 50.0
 
 
 class DhConfig(_Section):
-    supply_volume_m3: Pos = 2.0
+    supply_volume_m3: Pos = 0.2  # well-mixed: header and meter run at the connection
+    pipe_length_m: NonNeg = 50.0  # plug flow: plant to the utility's connection
+    pipe_diameter_m: Pos = 0.1603
+    network_dp_bar: NonNeg = 1.0  # supply minus return at the connection
 
 
 class PlcConfig(_Section):
@@ -238,6 +251,16 @@ class PlantConfig(_Section):
     sensors: SensorConfig = SensorConfig()
     heatmeter: HeatMeterConfig = HeatMeterConfig()
     modbus: ModbusConfig = ModbusConfig()
+
+    @model_validator(mode="after")
+    def _dh_pump_beats_the_network(self) -> Self:
+        h0 = self.pumps.dh.shutoff_head_bar
+        if h0 is not None and not h0 > self.dh.network_dp_bar:
+            raise ValueError(
+                f"pumps.dh.shutoff_head_bar ({h0}) must exceed dh.network_dp_bar "
+                f"({self.dh.network_dp_bar}): the injection pump could never deliver"
+            )
+        return self
 
     @model_validator(mode="after")
     def _cdus(self) -> Self:

@@ -184,12 +184,15 @@ async def test_bypass_valve_command_over_modbus_moves_the_valve(
     hb = Heartbeat()
     await beat_and_step(client, plant, hb, 6)
     rate = 100.0 / CFG.valve.stroke_s
-    assert plant.valve.pos == pytest.approx(6 * rate)  # moving at its stroke rate
+    lag = CFG.valve.backlash_pct / 2  # the plug trails the stem by half the backlash
+    assert plant.valve.pos == pytest.approx(6 * rate - lag)  # moving at its stroke rate
     await beat_and_step(client, plant, hb, 10)
-    assert plant.valve.pos == pytest.approx(60.0)
+    assert plant.valve.pos == pytest.approx(60.0 - lag)
     assert not plant.local_safe_mode
     await server.publish()
-    assert await read_value(client, "plc", "bypass_valve_pos") == pytest.approx(60.0, abs=0.05)
+    assert await read_value(client, "plc", "bypass_valve_pos") == pytest.approx(
+        60.0 - lag, abs=0.05
+    )
     assert await read_value(client, "plc", "bypass_valve_cmd") == pytest.approx(60.0, abs=0.05)
 
 
@@ -243,7 +246,7 @@ async def test_write_outside_a_points_range_is_refused_and_not_applied(
     p = point(device, name)
     # Mid-travel values, so an accepted write would visibly move something.
     plant.write_point("plc", "bypass_valve_cmd", 50.0)
-    plant.valve.pos = 50.0
+    plant.valve.set_position(50.0)
     plant.write_point("drycooler", "fan_speed_cmd", 60.0)
     await server.publish()
     cmd_before = dict(plant.cmd)

@@ -64,6 +64,10 @@ class PlantNameplate(_Section):
     tank_volume_m3: Pos = 100.0
     tank_sensors: Annotated[int, Field(ge=2, le=10)] = 10
     dh_pump_nominal_m3h: Pos = 45.0
+    # The injection pump's curve and the network's differential pressure: with both,
+    # flow is not proportional to speed and nothing flows below sqrt(dp / H0).
+    dh_pump_shutoff_head_bar: Pos | None = None
+    dh_network_dp_bar: NonNeg = 0.0
     fws_pump_nominal_m3h: Pos = 100.0
     it_liquid_kw: Pos = 884.0
     cdus: Annotated[list[str], Field(min_length=1)] = ["cdu01", "cdu02"]

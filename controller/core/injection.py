@@ -1,16 +1,21 @@
 """Heat injection into the network: the DH pump speed that delivers what is asked.
 
-Feed-forward from the demand and the temperature lift gives the speed; a PI on the
-measured heat power trims it. A second PI guards the supply temperature: when the
-water leaving for the network falls below setpoint minus a margin (the tank top is
-cooler than asked, the heat pump cannot keep up), it cuts the flow - the contract's
-temperature comes before its power. The two are low-selected with tracking.
+Feed-forward from the demand and the temperature lift gives the flow, and the pump
+curve against the network's differential pressure turns it into a speed (flow is not
+proportional to speed when the pump lifts against a static head, and nothing flows
+below sqrt(dp / H0)); a PI on the measured heat power trims it. A second PI guards
+the supply temperature: when the water leaving for the network falls below setpoint
+minus a margin (the tank top is cooler than asked, the heat pump cannot keep up), it
+cuts the flow - the contract's temperature comes before its power. The two are
+low-selected with tracking.
 
 Injection stops when the network cannot take heat, the utility withdraws permission,
 there is nothing to deliver, or the water would leave far too cold.
 """
 
 from __future__ import annotations
+
+import math
 
 from controller.config.settings import SiteSettings
 from controller.core.conditioning import CP_KWH_PER_M3K, PlantView
@@ -64,6 +69,16 @@ class InjectionControl:
             view.dh_supply,
         )
 
+    def speed_for_flow(self, flow_pct: float) -> float:
+        """Pump speed (%) for a flow (% of nominal), inverting H = H0 n^2 - k Q^2."""
+        p = self.settings.plant
+        h0, dp = p.dh_pump_shutoff_head_bar, p.dh_network_dp_bar
+        if h0 is None or dp <= 0.0 or flow_pct <= 0.0:
+            return flow_pct
+        r = min(dp / h0, 1.0)
+        x = flow_pct / 100.0
+        return 100.0 * math.sqrt(r + (1.0 - r) * x * x)
+
     def deliverable(self, demand: float, soc: float | None, hp_heat: float | None) -> float:
         """What we can promise now: the demand, tapering to what the heat pump makes.
 
@@ -110,7 +125,7 @@ class InjectionControl:
         t_ret = view.dh_return if view.dh_return is not None else dh_setpoint - 30.0
         lift = max(dh_setpoint - t_ret, 5.0)
         nominal = s.plant.dh_pump_nominal_m3h
-        ff = target_kw / (CP_KWH_PER_M3K * lift) / nominal * 100.0
+        ff = self.speed_for_flow(target_kw / (CP_KWH_PER_M3K * lift) / nominal * 100.0)
         self.guard.setpoint = dh_setpoint - s.tuning.injection_guard_k
         self.power.setpoint = target_kw
         if not want:
@@ -147,7 +162,7 @@ class InjectionControl:
         ):
             # The tank has nothing usable left: send no more than the heat pump heats,
             # so no cold tank water is mixed into the supply.
-            cap = m_c / nominal * 100.0
+            cap = self.speed_for_flow(m_c / nominal * 100.0)
             if u > cap:
                 u = cap
                 self.power.reset_feedback(u - ff)
