@@ -90,6 +90,7 @@ class DevicePoints:
             ("ambient_temp", "temp"),
             ("heat_rejected", "power"),
             ("water_flow", "flow"),
+            ("glycol_supply_temp", "temp"),
         ):
             add(f"drycooler.{pt}", kind)
         self.bank = SensorBank(keys, lags, absn, reln, seed)
@@ -126,7 +127,7 @@ class DevicePoints:
             b.ambient_temp,
         )
         out += p.tank.temps_at(self.tank_heights)
-        out += (dc.t_in, dc.t_out, b.ambient_temp, dc.q, dc.m_water * M3H)
+        out += (dc.t_in, dc.t_out, b.ambient_temp, dc.q, dc.m_water * M3H, dc.t_glycol)
         return out
 
     def update(self, dt: float) -> None:

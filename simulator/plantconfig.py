@@ -182,11 +182,16 @@ class DryCoolerConfig(_Section):
     natural_fraction: Frac = 0.08
     fan_power_kw: Pos = 24.0
     fan_ramp_s: Pos = 10.0
+    glycol_mass_fraction: Annotated[float, Field(ge=0, le=0.6)] = 0.3
+    hx_approach_k: Pos = 3.0
+    frost_limit: float = 2.0
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
         if not self.design_ambient < self.design_water_out < self.design_water_in:
             raise ValueError("need design_ambient < design_water_out < design_water_in")
+        if self.frost_limit < 0.0:
+            raise ValueError("frost_limit protects water in the plate exchanger: at least 0 °C")
         return self
 
 

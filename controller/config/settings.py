@@ -126,6 +126,8 @@ class Limits(_Section):
     """Above this, with less demand than the heat pump's minimum load, it stops."""
     tank_soc_restart: Frac = 0.5
     """Below this a stopped heat pump may start again (hysteresis with soc_stop)."""
+    drycooler_frost: float = 2.0
+    """Glycol entering the dry coolers' plate exchanger must stay above this (°C)."""
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:

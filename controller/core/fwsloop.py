@@ -9,6 +9,12 @@ speed: a shorter valve span evens out the loop gain across the two ranges.
 
 ``force_full()`` is the interlock action: fans to full at once; the loop then comes
 down from there as fast as the water temperature allows, bumplessly.
+
+Frost: the coils run glycol, but the plate exchanger that feeds them has facility
+water on its other side. An integrating limiter caps the fans so the glycol entering
+that exchanger stays ``FROST_MARGIN_K`` above the site's frost limit; when it binds
+the loop tracks the capped output (no wind-up), and the valve still opens fully
+first, so IT cooling keeps the whole coil surface with the air it gets for free.
 """
 
 from __future__ import annotations
@@ -18,10 +24,12 @@ from controller.core.conditioning import PlantView
 from controller.core.pid import Loop
 
 PV_FILTER_S = 10.0
+FROST_MARGIN_K = 2.0
+FROST_GAIN = 2.0  # %/s of fan cap per K away from the frost target
 
 
 class FwsLoop:
-    __slots__ = ("fan", "loop", "pv", "split", "valve")
+    __slots__ = ("fan", "frost_cap", "loop", "pv", "split", "valve")
 
     def __init__(self, settings: SiteSettings) -> None:
         t = settings.tuning
@@ -38,6 +46,7 @@ class FwsLoop:
         )
         self.valve = 100.0
         self.fan = 100.0
+        self.frost_cap = 100.0
         self.pv: float | None = None
 
     def output_for(self, valve: float, fan: float) -> float:
@@ -78,7 +87,15 @@ class FwsLoop:
     def force_full(self, pv: float | None) -> None:
         self.loop.track(100.0, self.pv if self.pv is not None else pv)
 
-    def step(self, pv: float | None, dt: float, *, valve_pinned_open: bool) -> None:
+    def step(
+        self,
+        pv: float | None,
+        dt: float,
+        *,
+        valve_pinned_open: bool,
+        glycol: float | None = None,
+        frost_limit: float | None = None,
+    ) -> None:
         loop = self.loop
         loop.set_limits(self.split if valve_pinned_open else 0.0, 100.0)
         # Without a trustworthy temperature the loop holds (the interlock handles safety).
@@ -94,3 +111,11 @@ class FwsLoop:
         split = self.split
         self.valve = min(u, split) / split * 100.0
         self.fan = max(0.0, u - split) / (100.0 - split) * 100.0
+        if glycol is None or frost_limit is None:
+            self.frost_cap = 100.0
+            return
+        err = glycol - (frost_limit + FROST_MARGIN_K)
+        self.frost_cap = min(100.0, max(0.0, self.frost_cap + FROST_GAIN * err * dt))
+        if self.fan > self.frost_cap:
+            self.fan = self.frost_cap
+            loop.track(self.output_for(self.valve, self.fan), self.pv)

@@ -54,8 +54,14 @@ class PlugPipe:
             t.appendleft(t_in)
         need = dm
         e = 0.0
-        while need > 1e-12 and m:
+        while need > 0.0:
             mi = m[-1]
+            if len(m) == 1:
+                # The last parcel (it holds what was just pushed) gives the rest: the
+                # pipe never empties, whatever rounding did to the parcels before.
+                m[-1] = mi - need
+                e += need * t[-1]
+                break
             if mi <= need:
                 e += mi * t[-1]
                 need -= mi
@@ -65,7 +71,7 @@ class PlugPipe:
                 m[-1] = mi - need
                 e += need * t[-1]
                 need = 0.0
-        return e / (dm - need)
+        return e / dm
 
     def stored_kj(self) -> float:
         """Enthalpy above 0 °C (for the energy balance)."""
