@@ -161,6 +161,7 @@ class TankConfig(_Section):
     sensors: Annotated[int, Field(ge=2, le=10)] = 10
     loss_w_per_k: NonNeg = 120.0
     mixing_w_per_k: NonNeg = 100.0
+    inlet_entrainment: Annotated[float, Field(ge=0, le=2)] = 0.0
     room_temp: float = 15.0
     cold_temp: float = 40.0
     hot_temp: float = 70.0

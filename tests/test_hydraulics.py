@@ -125,3 +125,26 @@ def test_valve_deadband_backlash_and_characteristic() -> None:
     assert eq.flow_fraction == pytest.approx(1.0)
     eq.set_position(0.0)
     assert eq.flow_fraction == 0.0
+
+
+def test_tank_inlet_entrains_tank_water_and_keeps_energy_exact() -> None:
+    from simulator.physics.tank import Tank
+
+    cfg = CFG.tank
+    assert cfg.inlet_entrainment > 0.0
+    tank = Tank(cfg, 0.0, hot_temp=70.0, cold_temp=40.0)  # all at 40 °C
+    e0 = tank.stored_kj()
+    out = tank.outlet_temp(1000.0, from_top=False)
+    tank.step(1.0, 1000.0, 70.0)  # 1000 kg of 70 °C water into the top
+    loss = tank.loss_kj
+    assert tank.stored_kj() - e0 == pytest.approx(CP_WATER * 1000.0 * (70.0 - out) - loss)
+    # By hand: the inflow takes 30 % of its mass of 40 °C water with it, so no water in
+    # the tank is hotter than (1000 * 70 + 300 * 40) / 1300 = 63.08 °C.
+    mix = (1000.0 * 70.0 + cfg.inlet_entrainment * 1000.0 * 40.0) / (
+        1000.0 * (1 + cfg.inlet_entrainment)
+    )
+    assert max(tank.temp) <= mix + 1e-9
+    assert tank.top > 45.0
+    plain = Tank(cfg.model_copy(update={"inlet_entrainment": 0.0}), 0.0, 70.0, 40.0)
+    plain.step(1.0, 1000.0, 70.0)
+    assert plain.top == pytest.approx(70.0, abs=0.01)  # without it, a perfect 70 °C layer

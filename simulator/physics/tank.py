@@ -11,6 +11,11 @@ numerical diffusion at all; physical mixing is the configured conductance betwee
 neighbours, a colder segment above a warmer one overturns at once, and losses go
 to the room in proportion to each segment's size.
 
+Inlet mixing: water entering through a diffuser entrains some of the water at its
+end of the tank (``inlet_entrainment`` times its own mass) and the mixture settles
+as one layer, so an inflow a little colder than the top blurs the top instead of
+sliding under it as a perfect layer.
+
 Energy is exact: the caller asks ``outlet_temp`` for the temperature of the mass
 that will leave (before the step, for its header mixing) and ``step`` removes
 exactly that.
@@ -40,6 +45,7 @@ class Tank:
         self.g_mix = cfg.mixing_w_per_k / 1000.0  # kW/K between nominal neighbours
         self.ua = cfg.loss_w_per_k / 1000.0  # kW/K, whole tank
         self.room = cfg.room_temp
+        self.entrainment = cfg.inlet_entrainment
         self.hot_init = cfg.hot_temp if hot_temp is None else hot_temp
         self.cold_init = cfg.cold_temp if cold_temp is None else cold_temp
         # Segments top to bottom: parallel lists of mass (kg) and temperature (°C).
@@ -158,10 +164,11 @@ class Tank:
                 del m[i]
                 del temp[i]
 
-    def _add(self, dm: float, t_in: float, at_top: bool) -> None:
+    def _add(self, dm: float, t_in: float, at_top: bool, new_layer: bool = False) -> None:
         m, temp = self.m, self.temp
         i = 0 if at_top else len(m) - 1
-        if m and (m[i] < self.layer_mass or abs(temp[i] - t_in) < MERGE_K):
+        fill = m and m[i] < self.layer_mass and not new_layer
+        if m and (fill or abs(temp[i] - t_in) < MERGE_K):
             temp[i] = (m[i] * temp[i] + dm * t_in) / (m[i] + dm)
             m[i] += dm
         elif at_top:
@@ -173,14 +180,18 @@ class Tank:
 
     def step(self, dt: float, m_net: float, t_in: float) -> None:
         """Advance by ``dt`` with ``m_net`` kg/s entering the top (negative: the bottom)."""
-        if m_net > 0.0:
-            dm = m_net * dt
-            self._remove(dm, from_top=False)
-            self._add(dm, t_in, at_top=True)
-        elif m_net < 0.0:
-            dm = -m_net * dt
-            self._remove(dm, from_top=True)
-            self._add(dm, t_in, at_top=False)
+        if m_net != 0.0:
+            top = m_net > 0.0
+            dm = abs(m_net) * dt
+            self._remove(dm, from_top=not top)
+            e = self.entrainment * dm
+            if e > 0.0:
+                t_e = self.outlet_temp(e, from_top=top)
+                self._remove(e, from_top=top)
+                t_in = (dm * t_in + e * t_e) / (dm + e)
+                dm += e
+            # The mixture settles as its own layer (not into what entrainment left).
+            self._add(dm, t_in, at_top=top, new_layer=e > 0.0)
         m, temp = self.m, self.temp
         n = len(m)
         # Conduction and plume mixing between neighbours (bounded for stability).
