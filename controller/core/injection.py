@@ -19,9 +19,13 @@ import math
 
 from controller.config.settings import SiteSettings
 from controller.core.conditioning import CP_KWH_PER_M3K, PlantView
+from controller.core.dhleaving import plant_leaving_temp
 from controller.core.pid import Loop
 
 MIN_SPEED = 10.0
+MIN_FLOW_PCT = 10.0
+"""While injecting, never less than this flow: the supply sensor sits at the network
+connection, after the line, and water that does not move tells it nothing."""
 TRIM_SPAN = 40.0
 COLD_STOP_K = 5.0
 COLD_STOP_S = 120.0
@@ -104,6 +108,10 @@ class InjectionControl:
         hp_running: bool,
     ) -> float:
         s = self.settings
+        # The guard judges the water being sent, not the connection sensor a line delay
+        # downstream (controller.core.dhleaving); cold-stop still uses the sensor.
+        leaving = plant_leaving_temp(view)
+        guard_pv = leaving if leaving is not None else view.dh_supply
         supply = view.dh_supply
         # Far too cold for long: stop sending water the network cannot use.
         if (
@@ -127,23 +135,27 @@ class InjectionControl:
         nominal = s.plant.dh_pump_nominal_m3h
         ff = self.speed_for_flow(target_kw / (CP_KWH_PER_M3K * lift) / nominal * 100.0)
         self.guard.setpoint = dh_setpoint - s.tuning.injection_guard_k
+        floor = max(MIN_SPEED, self.speed_for_flow(MIN_FLOW_PCT))
+        self.guard.set_limits(floor, 100.0)
         self.power.setpoint = target_kw
         if not want:
             self.injecting = False
             self.speed = 0.0
             self.power.track(0.0, view.dh_power_kw)
-            self.guard.track(100.0, supply)
+            self.guard.track(100.0, guard_pv)
             self.limited_by_temp = False
             return 0.0
         if not self.injecting:
             # Start from feed-forward alone: trim and guard begin neutral.
             self.power.track(0.0, view.dh_power_kw)
-            self.guard.track(100.0, supply)
+            self.guard.track(100.0, guard_pv)
         self.injecting = True
         pw = view.dh_power_kw
         trim = self.power.update(pw, dt) if pw is not None else self.power.last_output
         u_power = ff + trim
-        u_guard = self.guard.update(supply, dt) if supply is not None else self.guard.last_output
+        u_guard = (
+            self.guard.update(guard_pv, dt) if guard_pv is not None else self.guard.last_output
+        )
         # Low select with external reset: the loser's integral follows the winner.
         if u_guard < u_power:
             self.limited_by_temp = True
@@ -166,5 +178,5 @@ class InjectionControl:
             if u > cap:
                 u = cap
                 self.power.reset_feedback(u - ff)
-        self.speed = min(100.0, max(MIN_SPEED, u))
+        self.speed = min(100.0, max(floor, u))
         return self.speed
