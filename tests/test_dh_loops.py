@@ -67,3 +67,32 @@ def test_injection_never_stops_the_flow_while_the_guard_cuts() -> None:
     assert inj.limited_by_temp
     assert min(speeds) >= floor - 1e-9
     assert speeds[-1] == pytest.approx(floor)
+
+
+def test_low_demand_near_the_minimum_speed_settles_instead_of_chattering() -> None:
+    # Summer: 180 kW at a 20 K lift is 17 % of nominal flow, just above the 58 % speed
+    # the network's differential pressure demands, where flow is steepest in speed.
+    # Looped in speed, the power trim alternated between two speeds every scan.
+    from simulator.physics.actuators import PumpGroup
+    from simulator.plantconfig import load_plant_config
+    from simulator.runner import CONFIG_DIR
+
+    plant = load_plant_config(CONFIG_DIR / "plant.toml")
+    _, site = load_defaults()
+    inj = InjectionControl(site.settings)
+    pumps = PumpGroup(plant.pumps.dh, ["p2a", "p2b"], duty_running=True)
+    dp = plant.dh.network_dp_bar
+    power = 0.0
+    delivered = []
+    for t in range(900):
+        v = _view(hp_running=True, dh_flow_m3h=pumps.flow * 3.6, hp_cond_flow_m3h=20.0,
+                  hp_cond_out=65.5, tank_top=65.5, dh_supply=65.5, dh_return=45.0,
+                  dh_power_kw=power)  # fmt: skip
+        speed = inj.step(float(t), 1.0, v, True, 65.0, 180.0, True)
+        pumps.pumps[0].speed_cmd = speed / 100.0
+        m = pumps.step(1.0, dp)
+        power = m * 4.186 * 20.5
+        delivered.append(power)
+    tail = delivered[-120:]
+    assert max(tail) - min(tail) < 5.0, (min(tail), max(tail))
+    assert sum(tail) / len(tail) == pytest.approx(180.0, rel=0.03)

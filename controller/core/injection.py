@@ -26,7 +26,7 @@ MIN_SPEED = 10.0
 MIN_FLOW_PCT = 10.0
 """While injecting, never less than this flow: the supply sensor sits at the network
 connection, after the line, and water that does not move tells it nothing."""
-TRIM_SPAN = 40.0
+TRIM_SPAN = 40.0  # % of nominal flow
 COLD_STOP_K = 5.0
 COLD_STOP_S = 120.0
 SOC_TAPER = 0.1
@@ -133,9 +133,13 @@ class InjectionControl:
         t_ret = view.dh_return if view.dh_return is not None else dh_setpoint - 30.0
         lift = max(dh_setpoint - t_ret, 5.0)
         nominal = s.plant.dh_pump_nominal_m3h
-        ff = self.speed_for_flow(target_kw / (CP_KWH_PER_M3K * lift) / nominal * 100.0)
+        # The loops work in FLOW (% of nominal), where heat is linear in the output; the
+        # pump curve turns the chosen flow into a speed last. In speed the loop gain
+        # grows without bound near the minimum speed (dQ/dn is infinite there) and the
+        # power trim chattered between two speeds every scan.
+        ff = target_kw / (CP_KWH_PER_M3K * lift) / nominal * 100.0
         self.guard.setpoint = dh_setpoint - s.tuning.injection_guard_k
-        floor = max(MIN_SPEED, self.speed_for_flow(MIN_FLOW_PCT))
+        floor = MIN_FLOW_PCT
         self.guard.set_limits(floor, 100.0)
         self.power.setpoint = target_kw
         if not want:
@@ -174,9 +178,10 @@ class InjectionControl:
         ):
             # The tank has nothing usable left: send no more than the heat pump heats,
             # so no cold tank water is mixed into the supply.
-            cap = self.speed_for_flow(m_c / nominal * 100.0)
+            cap = m_c / nominal * 100.0
             if u > cap:
                 u = cap
                 self.power.reset_feedback(u - ff)
-        self.speed = min(100.0, max(floor, u))
+        flow = min(100.0, max(floor, u))
+        self.speed = min(100.0, max(MIN_SPEED, self.speed_for_flow(flow)))
         return self.speed

@@ -340,11 +340,18 @@ class HeatPump:
             return
         # Fouling raises the approach above the clean one the map was rated with (taken
         # at the last step's heat: it moves slowly and this keeps the step explicit).
-        q_prev = max(self.q_cond, 1.0)
-        qe_prev = max(self.q_evap, 1.0)
+        extra_e = extra_c = 0.0
         ua_e, ua_c = self.ua_evap_clean, self.ua_cond_clean
-        extra_e = _approach(qe_prev, ua_e * self.evap_fouling, c_e) - _approach(qe_prev, ua_e, c_e)
-        extra_c = _approach(q_prev, ua_c * self.cond_fouling, c_c) - _approach(q_prev, ua_c, c_c)
+        if self.evap_fouling != 1.0:
+            qe_prev = max(self.q_evap, 1.0)
+            extra_e = _approach(qe_prev, ua_e * self.evap_fouling, c_e) - _approach(
+                qe_prev, ua_e, c_e
+            )
+        if self.cond_fouling != 1.0:
+            q_prev = max(self.q_cond, 1.0)
+            extra_c = _approach(q_prev, ua_c * self.cond_fouling, c_c) - _approach(
+                q_prev, ua_c, c_c
+            )
         t_cl = t_hold + extra_c  # the leaving temperature the compressor works against
         q, cop, _ = solve_capacity(
             self.load * 0.01, t_evap_in - extra_e, c_e, t_cl, self.map, self._cop_guess

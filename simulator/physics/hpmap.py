@@ -125,21 +125,33 @@ def solve_capacity(
     the root of ``q - A*exp(-a*q)``, increasing and concave, so Newton's method from
     zero converges from below; four passes settle the COP. Floats only.
     """
-    plr = _clip(plr, 0.0, 1.0)
+    plr = 0.0 if plr < 0.0 else (1.0 if plr > 1.0 else plr)
+    # The COP at this part load is eta_plf * T_cs / (T_cs - T_es): fold the constants.
+    ea, eb, ec = p.eir_plr
+    x = plr if plr > 0.01 else 0.01
+    eta_plf = p.eta_carnot * x * (ea + eb + ec) / (ea + x * (eb + x * ec))
+    t_cs = t_cond_leaving + p.cond_approach_k
+    t_cs_k = t_cs + KELVIN
+    cop_max = p.cop_max
     c = cop_guess
     q = 0.0
     t_el = t_evap_in
     k_e = p.cap_per_k_evap
-    volumetric = _clip(1.0 - p.cap_per_k_cond * (t_cond_leaving - p.rated_cond_leaving), 0.0, 2.0)
+    volumetric = 1.0 - p.cap_per_k_cond * (t_cond_leaving - p.rated_cond_leaving)
+    volumetric = 0.0 if volumetric < 0.0 else (2.0 if volumetric > 2.0 else volumetric)
     a0 = plr * p.capacity_kw * volumetric * math.exp(k_e * (t_evap_in - p.rated_evap_leaving))
+    exp = math.exp
     for _ in range(4):
-        a = k_e * (1.0 - 1.0 / c) / c_evap_kw_k  # d(exponent)/dq
-        for _ in range(4):
-            g = a0 * math.exp(-a * q)
+        share = (1.0 - 1.0 / c) / c_evap_kw_k
+        a = k_e * share  # d(exponent)/dq
+        for _ in range(3):
+            g = a0 * exp(-a * q)
             q -= (q - g) / (1.0 + a * g)
-        t_el = t_evap_in - q * (1.0 - 1.0 / c) / c_evap_kw_k
-        c = cop(t_el, t_cond_leaving, plr, p)
-    return max(0.0, q), c, t_el
+        t_el = t_evap_in - q * share
+        lift = t_cs - (t_el - p.evap_approach_k)
+        c = eta_plf * t_cs_k / (lift if lift > 1.0 else 1.0)
+        c = 1.01 if c < 1.01 else (cop_max if c > cop_max else c)
+    return (q if q > 0.0 else 0.0), c, t_el
 
 
 def carnot_fraction_of(cop_value: float, t_evap_leaving: float, t_cond_leaving: float) -> float:
