@@ -97,3 +97,13 @@ def test_floats_and_numpy_arrays_give_the_same_numbers() -> None:
         assert c[i] == pytest.approx(ci, rel=1e-12)
         assert w[i] == pytest.approx(wi, rel=1e-12)
         assert math.isclose(qi, ci * wi, rel_tol=1e-12)
+
+
+def test_a_warm_start_from_a_nearby_answer_finds_the_same_point() -> None:
+    c_e = 27.4 * 4.186
+    q0, cop0, t0 = hpmap.solve_capacity(0.7, 45.0, c_e, 72.0, P)
+    for guess in (0.9 * q0, 1.1 * q0):
+        q, c, t = hpmap.solve_capacity(0.7, 45.0, c_e, 72.0, P, cop0 * 1.05, guess)
+        assert q == pytest.approx(q0, rel=1e-3)
+        assert c == pytest.approx(cop0, rel=1e-3)
+        assert t == pytest.approx(t0, abs=0.02)

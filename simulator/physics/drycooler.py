@@ -53,6 +53,13 @@ class DryCoolers:
         self.fan_power = 0.0
         self.frost_s = 0.0
         self.min_glycol_flowing = float("inf")
+        # Effectiveness terms change only with fan speed, air and water flow: cached.
+        self._kc_key = (-1.0, -1e9)
+        self._k_c = 0.0
+        self._kh_key = -1.0
+        self._k_h = 0.0
+        self._rho_key = -1e9
+        self._rho = 1.0
 
     def step(self, dt: float, m_water: float, t_in: float, t_amb: float) -> float:
         """Heat rejected (kW, negative if the air is warmer than the water)."""
@@ -60,7 +67,10 @@ class DryCoolers:
         rate = dt / cfg.fan_ramp_s
         d = self.fan_cmd - self.fan
         self.fan += max(-rate, min(rate, d))
-        density = air_density(t_amb) / self.rho_air_design
+        if t_amb != self._rho_key:
+            self._rho_key = t_amb
+            self._rho = air_density(t_amb) / self.rho_air_design
+        density = self._rho
         self.fan_power = cfg.units * cfg.fan_power_kw * self.fan**3 * density
         self.t_in = t_in
         self.m_water = m_water
@@ -71,14 +81,21 @@ class DryCoolers:
             self.t_out = t_in
             self.t_glycol = t_amb
             return 0.0
-        air = max(self.fan, cfg.natural_fraction) * density
-        c_a = self.c_air_design * air
         c_g = self.c_glycol
-        c_g_unit = c_g / cfg.units
-        eps_c = eff_crossflow(self.ua_design * air**0.6, c_g_unit, c_a)
-        k_c = cfg.units * eps_c * min(c_g_unit, c_a)
+        key = (self.fan, density)
+        if key != self._kc_key:
+            self._kc_key = key
+            air = max(self.fan, cfg.natural_fraction) * density
+            c_a = self.c_air_design * air
+            c_g_unit = c_g / cfg.units
+            eps_c = eff_crossflow(self.ua_design * air**0.6, c_g_unit, c_a)
+            self._k_c = cfg.units * eps_c * min(c_g_unit, c_a)
+        k_c = self._k_c
         c_w = m_water * CP_WATER
-        k_h = eff_counterflow(self.ua_hx, c_w, c_g) * min(c_w, c_g)
+        if c_w != self._kh_key:
+            self._kh_key = c_w
+            self._k_h = eff_counterflow(self.ua_hx, c_w, c_g) * min(c_w, c_g)
+        k_h = self._k_h
         q = k_h * (t_in - t_amb) / (1.0 + k_h * (1.0 / k_c - 1.0 / c_g))
         self.q = q
         self.t_out = t_in - q / c_w

@@ -76,6 +76,9 @@ class HpFault(IntEnum):
     INTERNAL = 9
 
 
+_RUNNING = frozenset((HpState.STARTING, HpState.RUNNING, HpState.STOPPING))
+
+
 class HeatPump:
     """One heat pump; ``decide`` sets load and condenser flow, ``exchange`` the heat."""
 
@@ -172,7 +175,7 @@ class HeatPump:
 
     @property
     def running(self) -> bool:
-        return self.state in (HpState.STARTING, HpState.RUNNING, HpState.STOPPING)
+        return self.state in _RUNNING
 
     def min_run_remaining(self, now: float) -> float:
         if not self.running:
@@ -354,7 +357,13 @@ class HeatPump:
             )
         t_cl = t_hold + extra_c  # the leaving temperature the compressor works against
         q, cop, _ = solve_capacity(
-            self.load * 0.01, t_evap_in - extra_e, c_e, t_cl, self.map, self._cop_guess
+            self.load * 0.01,
+            t_evap_in - extra_e,
+            c_e,
+            t_cl,
+            self.map,
+            self._cop_guess,
+            self.q_cond if self.q_cond > 0.0 else None,
         )
         q_e = q * (1.0 - 1.0 / cop)
         # Water cannot leave the evaporator below -5 °C: the low-pressure cut-out acts first.

@@ -117,13 +117,15 @@ def solve_capacity(
     t_cond_leaving: float,
     p: MapParams,
     cop_guess: float = 4.0,
+    q_guess: float | None = None,
 ) -> tuple[float, float, float]:
     """(heat kW, COP, evaporator leaving °C) for water entering the evaporator.
 
     The evaporator leaving temperature depends on the heat taken, which depends on
     capacity and COP, which depend on that temperature. For a given COP the heat is
     the root of ``q - A*exp(-a*q)``, increasing and concave, so Newton's method from
-    zero converges from below; four passes settle the COP. Floats only.
+    zero converges from below; four passes settle the COP. Given the last step's
+    answer (``q_guess``, ``cop_guess``) two passes of two Newton steps do. Floats only.
     """
     plr = 0.0 if plr < 0.0 else (1.0 if plr > 1.0 else plr)
     # The COP at this part load is eta_plf * T_cs / (T_cs - T_es): fold the constants.
@@ -134,17 +136,19 @@ def solve_capacity(
     t_cs_k = t_cs + KELVIN
     cop_max = p.cop_max
     c = cop_guess
-    q = 0.0
+    warm = q_guess is not None and q_guess > 0.0
+    q = q_guess if warm else 0.0
+    passes, newton = (2, 2) if warm else (4, 3)
     t_el = t_evap_in
     k_e = p.cap_per_k_evap
     volumetric = 1.0 - p.cap_per_k_cond * (t_cond_leaving - p.rated_cond_leaving)
     volumetric = 0.0 if volumetric < 0.0 else (2.0 if volumetric > 2.0 else volumetric)
     a0 = plr * p.capacity_kw * volumetric * math.exp(k_e * (t_evap_in - p.rated_evap_leaving))
     exp = math.exp
-    for _ in range(4):
+    for _ in range(passes):
         share = (1.0 - 1.0 / c) / c_evap_kw_k
         a = k_e * share  # d(exponent)/dq
-        for _ in range(3):
+        for _ in range(newton):
             g = a0 * exp(-a * q)
             q -= (q - g) / (1.0 + a * g)
         t_el = t_evap_in - q * share

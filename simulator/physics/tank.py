@@ -28,6 +28,7 @@ from simulator.plantconfig import TankConfig
 
 RHO = RHO_WATER  # the physics' one density (simulator.physics)
 MERGE_K = 0.005  # neighbouring segments closer than this are one segment
+LAYER_K = 0.5  # an entrained inflow this far from the end segment forms its own layer
 
 
 class Tank:
@@ -190,8 +191,10 @@ class Tank:
                 self._remove(e, from_top=top)
                 t_in = (dm * t_in + e * t_e) / (dm + e)
                 dm += e
-            # The mixture settles as its own layer (not into what entrainment left).
-            self._add(dm, t_in, at_top=top, new_layer=e > 0.0)
+            # A mixture unlike the end segment settles as its own layer (not into what
+            # entrainment left of that segment); one within LAYER_K joins it.
+            end = self.temp[0] if top else self.temp[-1]
+            self._add(dm, t_in, at_top=top, new_layer=e > 0.0 and abs(end - t_in) > LAYER_K)
         m, temp = self.m, self.temp
         n = len(m)
         # Conduction and plume mixing between neighbours (bounded for stability).
