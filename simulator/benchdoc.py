@@ -136,6 +136,12 @@ def results_markdown(
                 "",
                 comparison_table(results, previous),
                 "",
+                "A recovery above 1 is not better than ideal: the bound's heat pump runs at "
+                "its design-point COP, and a real one with a lower COP (fouling, part load, "
+                "a warmer outlet) turns more electricity into delivered heat from the same IT "
+                "heat. The bound caps what an ideal controller could deliver with the "
+                "design-point heat pump, not with every heat pump the map allows.",
+                "",
             ]
             if previous is not None
             else []
