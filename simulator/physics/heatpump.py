@@ -381,9 +381,10 @@ class HeatPump:
         else:
             self.t_cond_out = (cap * t_hold + dt * (q + c_c * t_cond_in)) / (cap + dt * c_c)
         self.t_evap_out = t_evap_in - q_e / c_e
-        # Saturation temperatures as the map has them: design approach plus fouling.
-        self.t_evap_sat = self.t_evap_out - extra_e - self.cfg.evap_approach_k
-        self.t_cond_sat = t_cl + self.cfg.cond_approach_k
+        # Saturation temperatures as the unit's pressure transducers see them: the
+        # exchangers' real approach at this heat and flow, fouling included.
+        self.t_evap_sat = self.t_evap_out - _approach(q_e, ua_e * self.evap_fouling, c_e)
+        self.t_cond_sat = self.t_cond_out + _approach(q, ua_c * self.cond_fouling, c_c)
         self._protect(now, dt, m_evap)
 
     def _protect(self, now: float, dt: float, m_evap: float) -> None:
