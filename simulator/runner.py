@@ -20,6 +20,7 @@ from typing import Any
 from controller.config.settings import LoadedSite, load_site
 from controller.config.sitefolder import REFERENCE_SITE, SiteFolder, site_folder
 from controller.core.core import ControlCore
+from controller.core.outputs import CoreOutput
 from controller.sitealarms import load_site_alarms
 from simulator.baseline import BaselineCore
 from simulator.kpi import KpiAccumulator
@@ -185,7 +186,7 @@ class ClosedLoop:
         self.events: list[dict[str, Any]] = []
         self.alarms: list[dict[str, Any]] = []
         self.stopped_until: float | None = None
-        self.last_output = None
+        self.last_output: CoreOutput | None = None
 
     def _new_core(self, now: float) -> ControlCore | BaselineCore:
         kind = BaselineCore if self.controller_kind == "baseline" else ControlCore
@@ -233,9 +234,9 @@ class ClosedLoop:
                 self.bus.write(plant, out.commands)
                 self.last_output = out
                 mode = str(out.status.mode)
-                for e in out.events:
+                for ce in out.events:
                     self.events.append(
-                        {"t": e.time, "event": e.kind, "message": e.message, **e.data}
+                        {"t": ce.time, "event": ce.kind, "message": ce.message, **ce.data}
                     )
                 for a in out.alarm_events:
                     self.alarms.append(

@@ -245,7 +245,7 @@ class BoundarySampler:
                 return bool(net_base(t)) and not outage(t)
 
         def sample(t: float) -> Boundary:
-            return Boundary(util(t), amb(t), dem(t), setp(t), ret(t), net(t), inj(t))
+            return Boundary(util(t), amb(t), dem(t), setp(t), ret(t), bool(net(t)), bool(inj(t)))
 
         self.sample: Callable[[float], Boundary] = sample
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from controller.config.settings import SiteSettings, kw_gains
 from controller.core.antishortcycle import AntiShortCycle, AntiShortCycleConfig
 from controller.core.conditioning import PlantView
+from controller.core.dhleaving import plant_leaving_temp
 from controller.core.pid import Loop
 from controller.core.ramp import Ramp, RampConfig
 from controller.core.tripreset import TripReset
@@ -241,13 +242,17 @@ class HeatPumpControl:
         )
         discharging = ff > 0.0
         trim.setpoint = base if discharging else base + s.tuning.charge_margin_k
-        if injecting and running and view.dh_supply is not None:
-            t = ff + trim.update(view.dh_supply, dt)
+        # The trim acts on the water leaving the plant, not on the connection sensor a
+        # line delay downstream (controller.core.dhleaving).
+        leaving = plant_leaving_temp(view)
+        pv = leaving if leaving is not None else view.dh_supply
+        if injecting and running and pv is not None:
+            t = ff + trim.update(pv, dt)
         elif running:
-            trim.track(s.tuning.charge_margin_k, view.dh_supply)
+            trim.track(s.tuning.charge_margin_k, pv)
             t = s.tuning.charge_margin_k
         else:
-            trim.track(0.0, view.dh_supply)
+            trim.track(0.0, pv)
             t = 0.0
         lo, hi = s.tuning.hp_trim_range_k
         t = min(hi, max(lo, t))
