@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 
 from simulator.physics import CP_WATER
 from simulator.physics.drycooler import DryCoolers
-from simulator.physics.glycol import air_density
+from simulator.physics.glycol import KELVIN
 from simulator.plantconfig import DryCoolerConfig
 
 Array = NDArray[np.float64]
@@ -45,6 +45,12 @@ def eff_counterflow(ua: float, c1: Array, c2: float) -> Array:
     return np.where(c_min <= 0.0, 0.0, eps)
 
 
+def density_ratio(cfg: DryCoolerConfig, t_amb: Array) -> Array:
+    """Air density over its design value: ideal gas at one pressure, so the inverse
+    ratio of absolute temperatures (simulator.physics.glycol.air_density)."""
+    return (cfg.design_ambient + KELVIN) / (t_amb + KELVIN)
+
+
 def capacity_kw(
     cfg: DryCoolerConfig, fan: Array, m_water: Array, t_in: Array, t_amb: Array
 ) -> Array:
@@ -54,7 +60,7 @@ def capacity_kw(
     q = K_h (T_w - T_air) / (1 + K_h (1/K_c - 1/C_g)).
     """
     dc = DryCoolers(cfg)
-    density = air_density(t_amb) / dc.rho_air_design
+    density = density_ratio(cfg, t_amb)
     air = np.maximum(fan, cfg.natural_fraction) * density
     c_g = dc.c_glycol
     c_g_unit = c_g / cfg.units
@@ -90,6 +96,6 @@ def fan_power_kw(
     speed = np.where(idx == 0, 0.0, _GRID[lo] + frac * (_GRID[hi] - _GRID[lo]))
     speed = np.where(q <= 0.0, 0.0, speed)
     # Fans move volume: their power follows air density (the simulator's fan power).
-    density = air_density(np.asarray(t_amb, dtype=float)) / DryCoolers(cfg).rho_air_design
+    density = density_ratio(cfg, np.asarray(t_amb, dtype=float))
     power = cfg.units * cfg.fan_power_kw * speed**3 * density
     return power, np.maximum(q - full, 0.0)
