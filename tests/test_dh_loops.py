@@ -96,3 +96,29 @@ def test_low_demand_near_the_minimum_speed_settles_instead_of_chattering() -> No
     tail = delivered[-120:]
     assert max(tail) - min(tail) < 5.0, (min(tail), max(tail))
     assert sum(tail) / len(tail) == pytest.approx(180.0, rel=0.03)
+
+
+def test_injection_waits_for_a_starting_heat_pump_to_warm_up() -> None:
+    """Pre-circulated condenser water (return temperature) must not go to the network."""
+    _, site = load_defaults()
+    inj = InjectionControl(site.settings)
+    off = _view(hp_running=False, dh_flow_m3h=0.0, hp_cond_flow_m3h=0.0, hp_cond_out=55.0,
+                tank_top=70.0, dh_supply=70.0, dh_return=40.0, dh_power_kw=0.0)  # fmt: skip
+    assert inj.step(0.0, 1.0, off, True, 70.0, 900.0, False) > 0.0  # the tank alone serves
+    inj = InjectionControl(site.settings)
+    inj.step(0.0, 1.0, off, False, 70.0, 0.0, False)  # seen stopped: a start is a start
+    # The unit starts: its outlet is still at 55 °C, then rises through the band
+    # (not settled), overshoots, and only then settles at the setpoint.
+    outlets = [55.0] * 30 + [69.5] * 10 + [73.0] * 30 + [70.2] * 59
+    for t, out in enumerate(outlets, start=1):
+        v = _view(**{**vars_of(off), "hp_running": True, "hp_cond_flow_m3h": 4.0,
+                     "hp_cond_out": out})  # fmt: skip
+        assert inj.step(float(t), 1.0, v, True, 70.0, 900.0, True) == 0.0, t
+    v = _view(**{**vars_of(off), "hp_running": True, "hp_cond_flow_m3h": 4.0,
+                 "hp_cond_out": 70.2})  # fmt: skip
+    assert inj.step(float(len(outlets) + 2), 1.0, v, True, 70.0, 900.0, True) > 0.0
+
+
+def vars_of(v: PlantView) -> dict[str, object]:
+    return {k: getattr(v, k) for k in ("hp_running", "dh_flow_m3h", "hp_cond_flow_m3h",
+            "hp_cond_out", "tank_top", "dh_supply", "dh_return", "dh_power_kw")}  # fmt: skip

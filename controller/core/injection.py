@@ -35,6 +35,17 @@ TANK_EXHAUSTED_K = 4.0
 MIN_TARGET_SHARE = 1.0 / 1200.0
 """Less demand than this share of the heat pump's capacity is no reason to inject
 (1 kW on the 1.2 MW reference)."""
+WARMUP_BAND_K = 1.0
+WARMUP_SETTLE_S = 60.0
+WARMUP_MAX_S = 600.0
+"""A starting heat pump pre-circulates its condenser water (flow proving, loading) at
+the return temperature, then overshoots while its pump is at minimum flow, and this
+plant's hot header sends condenser water to the network first. While the unit warms
+up, injection holds - it does not start, and it pauses if the mixed water leaving falls
+outside the band - so that water goes into the tank instead. The warm-up ends once the
+outlet has stayed within the band for ``WARMUP_SETTLE_S`` (passing through it on the
+way up does not count), or after ``WARMUP_MAX_S`` whatever the outlet (a unit that
+cannot reach the setpoint is then the temperature guard's to handle)."""
 
 
 class InjectionControl:
@@ -63,6 +74,10 @@ class InjectionControl:
         self.limited_by_temp = False
         self._cold_since: float | None = None
         self.cold_stop = False
+        self._hp_was_running: bool | None = None  # None: not seen yet (no start seen)
+        self.warming = False
+        self._warm_start = 0.0
+        self._in_band_since: float | None = None
 
     def apply_settings(self, s: SiteSettings, view: PlantView) -> None:
         self.settings = s
@@ -99,6 +114,28 @@ class InjectionControl:
         share = min(1.0, max(0.0, (soc - soc_min) / SOC_TAPER))
         return hp + (demand - hp) * share
 
+    def _warmup(self, now: float, view: PlantView, hp_running: bool, dh_setpoint: float) -> None:
+        """Track a starting heat pump's warm-up (see ``WARMUP_SETTLE_S``)."""
+        started = hp_running and self._hp_was_running is False
+        self._hp_was_running = hp_running
+        out = view.hp_cond_out
+        if started:
+            self.warming = True
+            self._warm_start = now
+            self._in_band_since = None
+        if not hp_running or out is None or now - self._warm_start >= WARMUP_MAX_S:
+            self.warming = False
+            return
+        if not self.warming:
+            return
+        if abs(out - dh_setpoint) <= WARMUP_BAND_K:
+            if self._in_band_since is None:
+                self._in_band_since = now
+            if now - self._in_band_since >= WARMUP_SETTLE_S:
+                self.warming = False
+        else:
+            self._in_band_since = None
+
     def step(
         self,
         now: float,
@@ -130,8 +167,13 @@ class InjectionControl:
             self._cold_since = None
         if self.cold_stop and (hp_running or (supply is not None and supply >= dh_setpoint - 1.0)):
             self.cold_stop = False
+        self._warmup(now, view, hp_running, dh_setpoint)
+        # Already sending during a warm-up: carry on while the mix stays in the band.
+        hold = self.warming and (
+            not self.injecting or leaving is None or leaving < dh_setpoint - WARMUP_BAND_K
+        )
         min_target = s.plant.hp_capacity_kw * MIN_TARGET_SHARE
-        want = allowed and target_kw > min_target and not self.cold_stop
+        want = allowed and target_kw > min_target and not self.cold_stop and not hold
         self.target_kw = target_kw if want else 0.0
         t_ret = view.dh_return if view.dh_return is not None else dh_setpoint - 30.0
         lift = max(dh_setpoint - t_ret, 5.0)
