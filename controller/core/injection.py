@@ -37,15 +37,18 @@ MIN_TARGET_SHARE = 1.0 / 1200.0
 (1 kW on the 1.2 MW reference)."""
 WARMUP_BAND_K = 1.0
 WARMUP_SETTLE_S = 60.0
+WARMUP_OVER_K = 3.0
 WARMUP_MAX_S = 600.0
 """A starting heat pump pre-circulates its condenser water (flow proving, loading) at
 the return temperature, then overshoots while its pump is at minimum flow, and this
 plant's hot header sends condenser water to the network first. While the unit warms
 up, injection holds - it does not start, and it pauses if the mixed water leaving falls
 outside the band - so that water goes into the tank instead. The warm-up ends once the
-outlet has stayed within the band for ``WARMUP_SETTLE_S`` (passing through it on the
-way up does not count), or after ``WARMUP_MAX_S`` whatever the outlet (a unit that
-cannot reach the setpoint is then the temperature guard's to handle)."""
+outlet has stayed between setpoint - ``WARMUP_BAND_K`` and setpoint + ``WARMUP_OVER_K``
+for ``WARMUP_SETTLE_S`` (passing through on the way up does not count; a unit that sits
+2-3 K high while it loads is warm, the mixing trim handles it, and holding for it cost
+10 min of delivery in controller-stop), or after ``WARMUP_MAX_S`` whatever the outlet
+(a unit that cannot reach the setpoint is then the temperature guard's to handle)."""
 
 
 class InjectionControl:
@@ -128,7 +131,7 @@ class InjectionControl:
             return
         if not self.warming:
             return
-        if abs(out - dh_setpoint) <= WARMUP_BAND_K:
+        if -WARMUP_BAND_K <= out - dh_setpoint <= WARMUP_OVER_K:
             if self._in_band_since is None:
                 self._in_band_since = now
             if now - self._in_band_since >= WARMUP_SETTLE_S:
