@@ -34,10 +34,11 @@ bench: $(STAMP)
 	$(BIN)/heatrecovery bench
 
 # docs/results.md, its JSON and plots, and the README's headline table: every
-# scenario, our controller vs the conventional baseline and the physical bound.
+# scenario, our controller vs the conventional baseline and the physical bound, and
+# beside them the same runs on the plant model before issue 10 (docs/results-plant-v1.json).
 results: $(STAMP)
 	$(BIN)/heatrecovery bench --json docs/results.json --plots docs/plots --markdown docs/results.md \
-		--readme README.md
+		--readme README.md --compare docs/results-plant-v1.json
 
 # docs/feasibility/: the worked studies of the reference site and the one-rack pilot.
 feasibility: $(STAMP)

@@ -1,10 +1,11 @@
 """Dry-cooler bank on arrays: the fan speed (and power) each hour's rejected heat needs.
 
-The ratings and UA come from the simulator's own ``DryCoolers`` (built once), and
-the cross-flow effectiveness is the same relation, evaluated over a grid of fan
-speeds for every hour at once. The facility-water loop strokes the bypass valve
-before it starts the fans (controller/core/fwsloop.py), so an hour whose heat the
-coils reject by natural draught costs no fan power.
+The ratings, UA values and the glycol circuit come from the simulator's own
+``DryCoolers`` (built once), and the heat rejected is the same closed form of plate
+exchanger and coils in series, with air mass flow following air density, evaluated
+over a grid of fan speeds for every hour at once. The facility-water loop strokes
+the bypass valve before it starts the fans (controller/core/fwsloop.py), so an hour
+whose heat the coils reject by natural draught costs no fan power.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from numpy.typing import NDArray
 
 from simulator.physics import CP_WATER
 from simulator.physics.drycooler import DryCoolers
+from simulator.physics.glycol import KELVIN
 from simulator.plantconfig import DryCoolerConfig
 
 Array = NDArray[np.float64]
@@ -31,14 +33,43 @@ def eff_crossflow(ua: Array, c1: Array, c2: Array) -> Array:
     return np.where(cr < 1e-6, 1.0 - np.exp(-ntu), e)
 
 
-def capacity_kw(cfg: DryCoolerConfig, fan: Array, m_water: Array, t_in: Array, t_amb: Array):
-    """Heat the bank rejects at fan speed ``fan`` (0..1) with all the water through it."""
+def eff_counterflow(ua: float, c1: Array, c2: float) -> Array:
+    """Counter-flow (simulator.physics.hx.eff_counterflow on arrays)."""
+    c_min = np.minimum(c1, c2)
+    c_max = np.maximum(c1, c2)
+    ntu = ua / np.maximum(c_min, 1e-9)
+    cr = c_min / np.maximum(c_max, 1e-9)
+    e = np.exp(-ntu * (1.0 - cr))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eps = np.where(cr > 0.999, ntu / (1.0 + ntu), (1.0 - e) / (1.0 - cr * e))
+    return np.where(c_min <= 0.0, 0.0, eps)
+
+
+def density_ratio(cfg: DryCoolerConfig, t_amb: Array) -> Array:
+    """Air density over its design value: ideal gas at one pressure, so the inverse
+    ratio of absolute temperatures (simulator.physics.glycol.air_density)."""
+    return (cfg.design_ambient + KELVIN) / (t_amb + KELVIN)
+
+
+def capacity_kw(
+    cfg: DryCoolerConfig, fan: Array, m_water: Array, t_in: Array, t_amb: Array
+) -> Array:
+    """Heat the bank rejects at fan speed ``fan`` (0..1) with all the water through it.
+
+    Plate exchanger and coils in series (simulator.physics.drycooler.DryCoolers.step):
+    q = K_h (T_w - T_air) / (1 + K_h (1/K_c - 1/C_g)).
+    """
     dc = DryCoolers(cfg)
-    air = np.maximum(fan, cfg.natural_fraction)
-    c_w = m_water / cfg.units * CP_WATER
+    density = density_ratio(cfg, t_amb)
+    air = np.maximum(fan, cfg.natural_fraction) * density
+    c_g = dc.c_glycol
+    c_g_unit = c_g / cfg.units
     c_a = dc.c_air_design * air
-    eps = eff_crossflow(dc.ua_design * air**0.6, c_w, c_a)
-    return cfg.units * eps * np.minimum(c_w, c_a) * (t_in - t_amb)
+    k_c = cfg.units * eff_crossflow(dc.ua_design * air**0.6, np.full_like(c_a, c_g_unit), c_a)
+    k_c = k_c * np.minimum(c_g_unit, c_a)
+    c_w = m_water * CP_WATER
+    k_h = eff_counterflow(dc.ua_hx, c_w, c_g) * np.minimum(c_w, c_g)
+    return k_h * (t_in - t_amb) / (1.0 + k_h * (1.0 / k_c - 1.0 / c_g))
 
 
 def fan_power_kw(
@@ -64,5 +95,7 @@ def fan_power_kw(
     frac = np.clip((need - c_lo) / np.maximum(c_hi - c_lo, 1e-9), 0.0, 1.0)
     speed = np.where(idx == 0, 0.0, _GRID[lo] + frac * (_GRID[hi] - _GRID[lo]))
     speed = np.where(q <= 0.0, 0.0, speed)
-    power = cfg.units * cfg.fan_power_kw * speed**3
+    # Fans move volume: their power follows air density (the simulator's fan power).
+    density = density_ratio(cfg, np.asarray(t_amb, dtype=float))
+    power = cfg.units * cfg.fan_power_kw * speed**3 * density
     return power, np.maximum(q - full, 0.0)

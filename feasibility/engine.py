@@ -31,7 +31,7 @@ from simulator.plantconfig import PlantConfig
 
 Array = NDArray[np.float64]
 TANK_RHO = 985.0  # kg/m3, water between 40 and 70 °C
-DH_MIN_SPEED = 0.10  # controller/core/injection.py MIN_SPEED
+DH_MIN_FLOW = 0.10  # controller/core/injection.py MIN_FLOW_PCT: the line keeps flowing
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +210,19 @@ def _dispatch(
     return q_run, run_frac, delivered, soc_out, loss, starts
 
 
+def dh_pump_speed(plant: PlantConfig, flow: Array) -> Array:
+    """Injection pump speed (0..1) for a flow (share of nominal) against the network.
+
+    H = H0 n^2 - k Q^2 with the network's differential pressure to overcome (the
+    simulator's pump curve, controller/core/injection.py ``speed_for_flow``).
+    """
+    h0, dp = plant.pumps.dh.shutoff_head_bar, plant.dh.network_dp_bar
+    if h0 is None or dp <= 0.0:
+        return flow
+    r = min(dp / h0, 1.0)
+    return np.sqrt(r + (1.0 - r) * flow * flow)
+
+
 def run_year(
     plant: PlantConfig, dispatch: Dispatch, inputs: HourlyInputs, initial_soc: float = 0.5
 ) -> YearResult:
@@ -252,7 +265,8 @@ def run_year(
     t_dc_in = t_evap_in - recovered / c_f
     fan, short = fan_power_kw(plant.drycoolers, dumped, m_f, t_dc_in, np.asarray(inputs.ambient))
     m_d = delivered / (CP_WATER * np.maximum(t_sup - t_ret, 1.0))
-    speed = np.where(delivered > 0.0, np.maximum(m_d / m_dh_max, DH_MIN_SPEED), 0.0)
+    flow = np.where(delivered > 0.0, np.clip(m_d / m_dh_max, DH_MIN_FLOW, 1.0), 0.0)
+    speed = np.where(delivered > 0.0, dh_pump_speed(plant, flow), 0.0)
     pumps = (
         plant.pumps.fws.power_kw * dispatch.fws_pump_speed**3 + plant.pumps.dh.power_kw * speed**3
     )

@@ -94,7 +94,15 @@ def _run_bench(args: argparse.Namespace) -> int:
 
         rel = os.path.relpath(args.plots, args.markdown.parent) if args.plots else None
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(results_markdown(results, rel, KEY_PLOTS), encoding="utf-8")
+        previous = None
+        if args.compare:
+            try:
+                previous = json.loads(args.compare.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                print(f"--compare {args.compare}: cannot read it ({exc})", file=sys.stderr)
+                return 2
+        page = results_markdown(results, rel, KEY_PLOTS, previous=previous)
+        args.markdown.write_text(page, encoding="utf-8")
         console.print(f"wrote {args.markdown}")
     if args.readme:
         from simulator.benchdoc import update_headline
@@ -133,6 +141,11 @@ def register_bench(sub: Any) -> None:
     p.add_argument("--markdown", type=Path, help="write the results page (e.g. docs/results.md)")
     p.add_argument("--readme", type=Path, help="regenerate the headline table between its markers")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--compare",
+        type=Path,
+        help="an earlier --json (e.g. the previous plant model) shown side by side in --markdown",
+    )
     add_realtime_arguments(p)
     add_soak_arguments(p)
     p.set_defaults(func=_run_bench)

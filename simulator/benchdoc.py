@@ -46,8 +46,46 @@ def _bound_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+COMPARED = (
+    ("recovery_ratio", "recovery", "{:.3f}"),
+    ("dumped_mwh", "dumped MWh", "{:.2f}"),
+    ("dh_in_band_pct", "DH ±1 K %", "{:.1f}"),
+    ("fws_max_c", "FWS max °C", "{:.2f}"),
+    ("fws_s_above_limit", "s > FWS limit", "{:.0f}"),
+    ("seasonal_cop", "SCOP", "{:.2f}"),
+    ("hp_starts", "HP starts", "{:.0f}"),
+)
+
+
+def _fmt(kpis: dict[str, Any] | None, key: str, fmt: str) -> str:
+    v = None if kpis is None else kpis.get(key)
+    return "-" if v is None else fmt.format(v)
+
+
+def comparison_table(results: dict[str, Any], previous: dict[str, Any]) -> str:
+    """Old plant -> new plant, per scenario and controller, for the KPIs that matter."""
+    head = " | ".join(label for _, label, _ in COMPARED)
+    lines = [
+        f"| scenario | controller | {head} |",
+        "|---|---|" + "---:|" * len(COMPARED),
+    ]
+    for name, sc in results["scenarios"].items():
+        old_sc = previous.get("scenarios", {}).get(name, {})
+        for ctrl in ("ours", "baseline"):
+            new = sc.get(ctrl, {}).get("kpis")
+            old = old_sc.get(ctrl, {}).get("kpis")
+            cells = [f"{_fmt(old, k, f)} → {_fmt(new, k, f)}" for k, _, f in COMPARED]
+            lines.append(
+                f"| {name if ctrl == 'ours' else ''} | {ctrl} | " + " | ".join(cells) + " |"
+            )
+    return "\n".join(lines)
+
+
 def results_markdown(
-    results: dict[str, Any], plots_rel: str | None, key_plots: tuple[str, ...]
+    results: dict[str, Any],
+    plots_rel: str | None,
+    key_plots: tuple[str, ...],
+    previous: dict[str, Any] | None = None,
 ) -> str:
     wall = results.get("wall_s")
     parts = [
@@ -84,6 +122,30 @@ def results_markdown(
         "",
         "Heat-pump starts count as fewer when ours are below the baseline's, or both are 0.",
         "",
+        *(
+            [
+                "## Old plant model → new plant model (issue 10)",
+                "",
+                "The same controllers on the plant before issue 10 (ideal hydraulics, one "
+                "Carnot fraction, no part load, a start-up transient) and on today's "
+                "(performance map with part-load curve and the unit's own leaving-water "
+                "loop, flows proven before start, plug-flow pipes, the injection pump "
+                "against the network's differential pressure, valve deadband and backlash, "
+                "glycol dry coolers with a frost limit, tank inlet mixing). Each cell is "
+                "old → new; the old figures are `docs/results-plant-v1.json`.",
+                "",
+                comparison_table(results, previous),
+                "",
+                "A recovery above 1 is not better than ideal: the bound's heat pump runs at "
+                "its design-point COP, and a real one with a lower COP (fouling, part load, "
+                "a warmer outlet) turns more electricity into delivered heat from the same IT "
+                "heat. The bound caps what an ideal controller could deliver with the "
+                "design-point heat pump, not with every heat pump the map allows.",
+                "",
+            ]
+            if previous is not None
+            else []
+        ),
         "## Fault response: seconds from the fault to a safe state",
         "",
         markdown_faults(results),

@@ -66,7 +66,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from simulator.events import HpTrip, HxFouling
-from simulator.physics import CP_WATER
+from simulator.physics import CP_WATER, RHO_WATER
 from simulator.physics.heatpump import HeatPump
 from simulator.physics.tank import RHO as TANK_RHO
 from simulator.plantconfig import PlantConfig
@@ -136,7 +136,7 @@ class HeatPumpModel:
 
     def __init__(self, cfg: PlantConfig) -> None:
         self.cfg = cfg
-        self.m_evap = cfg.pumps.fws.nominal_flow_m3h / 3.6 * 0.99  # as the plant's pumps
+        self.m_evap = cfg.pumps.fws.nominal_flow_m3h * RHO_WATER / 3600.0  # as the plant's pumps
         self.hp = HeatPump(cfg.heatpump, self.m_evap)
 
     def max_heat(
@@ -171,7 +171,7 @@ class HeatPumpModel:
         hp.m_cond = min(hp.m_cond_max, max(hp.m_cond_min, q_cond / (CP_WATER * lift)))
         hp.load = q_cond / self.cfg.heatpump.capacity_kw * 100.0
         for _ in range(3):  # the model's COP iteration starts from its last guess
-            hp.exchange(0.0, 1.0, t_cond_in, t_evap_in, self.m_evap)
+            hp.exchange(0.0, 1.0, t_cond_in, t_evap_in, self.m_evap, steady=True)
         return hp.q_cond, hp.q_evap, hp.cop
 
 

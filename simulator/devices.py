@@ -11,12 +11,13 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from simulator.physics import RHO_WATER
 from simulator.physics.sensors import SensorBank
 
 if TYPE_CHECKING:
     from simulator.plant import Plant
 
-M3H = 3.6 / 0.99  # kg/s -> m3/h for water near 45 °C
+M3H = 3.6 * 1000.0 / RHO_WATER  # kg/s -> m3/h with the physics' one density
 
 
 class DevicePoints:
@@ -89,6 +90,7 @@ class DevicePoints:
             ("ambient_temp", "temp"),
             ("heat_rejected", "power"),
             ("water_flow", "flow"),
+            ("glycol_supply_temp", "temp"),
         ):
             add(f"drycooler.{pt}", kind)
         self.bank = SensorBank(keys, lags, absn, reln, seed)
@@ -125,7 +127,7 @@ class DevicePoints:
             b.ambient_temp,
         )
         out += p.tank.temps_at(self.tank_heights)
-        out += (dc.t_in, dc.t_out, b.ambient_temp, dc.q, dc.m_water * M3H)
+        out += (dc.t_in, dc.t_out, b.ambient_temp, dc.q, dc.m_water * M3H, dc.t_glycol)
         return out
 
     def update(self, dt: float) -> None:

@@ -20,15 +20,17 @@ from typing import TYPE_CHECKING, Any
 
 from simulator.devices import DevicePoints
 from simulator.events import HxFouling
-from simulator.physics import CP_WATER
+from simulator.physics import CP_WATER, RHO_WATER
 from simulator.physics.actuators import PumpGroup, Valve
 from simulator.physics.cdu import Cdu
 from simulator.physics.drycooler import DryCoolers
-from simulator.physics.heatpump import HeatPump, HpFault, HpState
+from simulator.physics.heatpump import HeatPump, HpFault
 from simulator.physics.meter import HeatMeter
+from simulator.physics.pipe import PlugPipe, pipe_volume_m3
 from simulator.physics.tank import Tank
 from simulator.plantconfig import PlantConfig
 from simulator.pointio import CommsFault, PointWriteError
+from simulator.series import Boundary
 
 if TYPE_CHECKING:
     from simulator.series import Boundary  # a scenario's sample: the same fields
@@ -96,24 +98,45 @@ class Plant:
         self.t_fws_supply = t_s
         self.t_fws_return = t_s + q0 / (m_f * CP_WATER)
         self.m_fws = m_f
-        self.cap_fws_supply = cfg.fws.supply_volume_m3 * 993.0 * CP_WATER
-        self.cap_fws_return = cfg.fws.return_volume_m3 * 990.0 * CP_WATER
+        self.cap_fws_supply = cfg.fws.supply_volume_m3 * RHO_WATER * CP_WATER
+        self.cap_fws_return = cfg.fws.return_volume_m3 * RHO_WATER * CP_WATER
+        fws = cfg.fws
+        self.fws_supply_pipe = PlugPipe(
+            pipe_volume_m3(fws.supply_pipe_length_m, fws.pipe_diameter_m), t_s
+        )
+        self.fws_return_pipe = PlugPipe(
+            pipe_volume_m3(fws.return_pipe_length_m, fws.pipe_diameter_m), self.t_fws_return
+        )
         self.hp = HeatPump(cfg.heatpump, m_f)
-        # The plant was running before the scenario began: tank and heat pump sit at
-        # the setpoint the utility asks for at t = 0.
+        self.hp.t_evap_in = self.t_fws_return
+        # Tank at the setpoint the utility asks for at t = 0, its cold part at the return.
         self.tank = Tank(
             cfg.tank, tank_soc, hot_temp=b.dh_supply_setpoint, cold_temp=b.dh_return_temp
         )
         self.drycoolers = DryCoolers(cfg.drycoolers)
-        self.valve = Valve(cfg.valve.stroke_s, position=100.0)
+        v = cfg.valve
+        self.valve = Valve(
+            v.stroke_s,
+            position=100.0,
+            deadband=v.deadband_pct,
+            backlash=v.backlash_pct,
+            characteristic=v.characteristic,
+            rangeability=v.rangeability,
+        )
         self.t_dh_supply = self.tank.top
+        self.dh_pipe = PlugPipe(
+            pipe_volume_m3(cfg.dh.pipe_length_m, cfg.dh.pipe_diameter_m), self.t_dh_supply
+        )
         self.meter = HeatMeter(cfg.heatmeter, t_supply=self.t_dh_supply, t_return=b.dh_return_temp)
-        self.cap_dh = cfg.dh.supply_volume_m3 * 980.0 * CP_WATER
+        self.cap_dh = cfg.dh.supply_volume_m3 * RHO_WATER * CP_WATER
         self.m_dh = 0.0
         self.m_tank = 0.0
         self.t_evap_out = self.t_fws_return
         self.q_dh = 0.0
-        # Commands as last written by the controller (power-on values = safe values).
+        # Commands as last written. From cold these are the PLC's power-on values (bypass
+        # open, fans full, heat pump off) and the PLC runs its local program until the
+        # controller's heartbeat has been seen; from a steady operating point they are
+        # the outputs that hold that point.
         self.cmd: dict[tuple[str, str], float] = {
             ("heatpump", "supply_setpoint"): 65.0,
             ("heatpump", "load_setpoint"): 0.0,
@@ -126,27 +149,15 @@ class Plant:
         for p in FWS_PUMPS + DH_PUMPS:
             self.cmd[("plc", f"{p}_run")] = 1.0 if p == "p1a" else 0.0
             self.cmd[("plc", f"{p}_speed_cmd")] = 100.0 if p in FWS_PUMPS else 0.0
-        if hp_running:
-            hp = self.hp
-            hp.state = HpState.RUNNING
-            hp.load = 50.0
-            hp.on_since = -cfg.heatpump.min_run_s
-            hp.enable = True
-            hp.load_cmd = 50.0
-            hp.setpoint = b.dh_supply_setpoint
-            hp.t_cond_out = b.dh_supply_setpoint
-            hp.t_cond_in = b.dh_return_temp
-            self.cmd[("heatpump", "enable")] = 1.0
-            self.cmd[("heatpump", "load_setpoint")] = 50.0
-            self.cmd[("heatpump", "supply_setpoint")] = b.dh_supply_setpoint
-            self.cmd[("plc", "p2a_run")] = 1.0
-            self.cmd[("plc", "p2a_speed_cmd")] = 60.0
         # PLC watchdog.
-        self.local_safe_mode = False
+        self.local_safe_mode = not hp_running
         self.safe_mode_entries = 0
         self._hb_seen = 0.0
         self._hb_changed_at = 0.0
         self._resume_started: float | None = None
+        self.hp.t_cond_out = self.hp.t_cond_in = self.hp.lwt_meas = self.tank.bottom
+        if hp_running:
+            self._steady_start(q0)
         # Injected faults.
         self.sensor_overrides: dict[tuple[str, str], float] = {}
         self.comms_faults: dict[str, CommsFault] = {}
@@ -157,6 +168,73 @@ class Plant:
         self.points = DevicePoints(self, seed)
         self._apply_commands()
 
+    def _steady_start(self, q_it: float) -> None:
+        """Heat pump running, taking the IT heat, and DH pump, valve and fans to match.
+
+        The heat pump's load is chosen so its evaporator takes the heat the CDUs give
+        (within its minimum and full load); the DH pump delivers the demand at the
+        setpoint; whatever the heat pump cannot take goes through the bypass to dry
+        coolers whose fans are set to reject exactly that. Every state variable is then
+        at the value the next step would keep, so nothing moves at t = 0 but the
+        boundary.
+        """
+        b = self.boundary
+        cfg = self.cfg
+        hp = self.hp
+        m_f = self.m_fws
+        sp = b.dh_supply_setpoint
+        t_ret = b.dh_return_temp
+        # DH pump at the flow that carries the demand.
+        m_nom = self.dh_pumps.m_nominal
+        m_d = b.dh_demand / (CP_WATER * max(sp - t_ret, 1.0)) if b.network_available else 0.0
+        m_d = min(m_d, m_nom)
+        speed = self.dh_pumps.speed_for_flow(m_d, cfg.dh.network_dp_bar)
+        duty = self.dh_pumps.pumps[0]
+        duty.run_cmd, duty.speed_cmd, duty.speed = True, speed, speed
+        self.dh_pumps.flow = m_d
+        self.cmd[("plc", "p2a_run")] = 1.0
+        self.cmd[("plc", "p2a_speed_cmd")] = round(speed * 100.0, 2)
+        # Heat-pump load whose evaporator heat equals the IT heat.
+        lo = cfg.heatpump.min_load_pct
+        load = 100.0
+        for _ in range(30):
+            hp.set_steady(self.time, load, sp, t_ret, m_f)
+            hp.exchange(self.time, 1.0, t_ret, self.t_fws_return, m_f, steady=True)
+            if hp.q_evap <= 0.0:
+                break
+            new = min(100.0, max(lo, load * q_it / hp.q_evap))
+            if abs(new - load) < 1e-6:
+                break
+            load = new
+        hp.set_steady(self.time, load, sp, t_ret, m_f)
+        hp.exchange(self.time, 1.0, t_ret, self.t_fws_return, m_f, steady=True)
+        hp.t_cond_out = hp.lwt_meas = sp
+        self.t_evap_out = hp.t_evap_out
+        self.cmd[("heatpump", "enable")] = 1.0
+        self.cmd[("heatpump", "load_setpoint")] = round(load, 2)
+        self.cmd[("heatpump", "supply_setpoint")] = sp
+        # What the heat pump cannot take: bypass open and fans at the speed that rejects it.
+        rest = q_it - hp.q_evap
+        dc = self.drycoolers
+        if rest <= 1e-6:
+            valve, fan = 0.0, 0.0
+        else:
+            valve, lo_f, hi_f = 100.0, 0.0, 1.0
+            for _ in range(30):
+                fan = 0.5 * (lo_f + hi_f)
+                dc.fan = fan
+                if dc.step(0.0, m_f, hp.t_evap_out, b.ambient_temp) < rest:
+                    lo_f = fan
+                else:
+                    hi_f = fan
+        dc.fan = dc.fan_cmd = fan
+        self.valve.set_position(valve)
+        self.cmd[("plc", "bypass_valve_cmd")] = valve
+        self.cmd[("drycooler", "fan_speed_cmd")] = round(fan * 100.0, 2)
+        self.t_dh_supply = sp
+        self.dh_pipe = PlugPipe(self.dh_pipe.mass / RHO_WATER, sp)
+        self.meter = HeatMeter(self.cfg.heatmeter, t_supply=sp, t_return=t_ret)
+
     # ----------------------------------------------------------------- energy
     def stored_energy_kwh(self) -> float:
         kj = (
@@ -164,6 +242,10 @@ class Plant:
             + self.cap_fws_supply * self.t_fws_supply
             + self.cap_fws_return * self.t_fws_return
             + self.cap_dh * self.t_dh_supply
+            + self.hp.cap_cond * self.hp.t_cond_out
+            + self.fws_supply_pipe.stored_kj()
+            + self.fws_return_pipe.stored_kj()
+            + self.dh_pipe.stored_kj()
             + self.tank.stored_kj()
         )
         return kj / 3600.0
@@ -245,7 +327,7 @@ class Plant:
         # Actuators.
         self.valve.step(dt)
         m_f = self.fws_pumps.step(dt)
-        m_pump = self.dh_pumps.step(dt)
+        m_pump = self.dh_pumps.step(dt, self.cfg.dh.network_dp_bar)
         # With the network closed the injection pump runs against a shut valve: no flow.
         m_d = m_pump if b.network_available else 0.0
         self.m_fws = m_f
@@ -285,17 +367,21 @@ class Plant:
             t_ret_mix = t_r
             t_eo = t_r
         self.t_evap_out = t_eo
-        m_dc = m_f * self.valve.pos * 0.01
+        m_dc = m_f * self.valve.flow_fraction
         q_dc = self.drycoolers.step(dt, m_dc, t_eo, t_amb)
         t_mix = t_eo - q_dc / c_f if c_f > 1e-9 else t_s
-        self.t_fws_return = t_r + m_f * CP_WATER * dt / self.cap_fws_return * (t_ret_mix - t_r)
-        self.t_fws_supply = t_s + m_f * CP_WATER * dt / self.cap_fws_supply * (t_mix - t_s)
+        # Both runs are plug flow: what enters now arrives volume / flow later.
+        t_ret_in = self.fws_return_pipe.flow(m_f * dt, t_ret_mix)
+        t_sup_in = self.fws_supply_pipe.flow(m_f * dt, t_mix)
+        self.t_fws_return = t_r + m_f * CP_WATER * dt / self.cap_fws_return * (t_ret_in - t_r)
+        self.t_fws_supply = t_s + m_f * CP_WATER * dt / self.cap_fws_supply * (t_sup_in - t_s)
         # District-heating side: hot header, supply pipe, tank.
         t_dh = self.t_dh_supply
         if m_d > 0.0:
             # Charging: the heat pump alone feeds the network; discharging: the tank top joins.
             t_hot = hp.t_cond_out if m_t >= 0.0 else (m_c * hp.t_cond_out - m_t * t_top) / m_d
-            self.t_dh_supply = t_dh + m_d * CP_WATER * dt / self.cap_dh * (t_hot - t_dh)
+            t_arr = self.dh_pipe.flow(m_d * dt, t_hot)  # plug flow to the connection
+            self.t_dh_supply = t_dh + m_d * CP_WATER * dt / self.cap_dh * (t_arr - t_dh)
             q_dh = m_d * CP_WATER * (t_dh - t_ret_dh)
         else:
             q_dh = 0.0

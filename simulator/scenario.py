@@ -17,7 +17,9 @@ File layout (times accept seconds or "90s", "15m", "2h", "1d6h", "HH:MM",
 
     [initial]           # optional
     tank_soc = 0.5      # 0..1, default 0.5
-    hp_running = false  # default false
+    hp_running = false  # default false: from cold (heat pump off, PLC power-on
+                        # outputs, local program until the controller's heartbeat);
+                        # true: from a steady operating point (simulator.plant)
     fws_supply_temp = 35.0  # °C, default: left to the plant
 
     [series.ambient_temp]           # any of series.SERIES; absent ones take defaults
@@ -98,7 +100,11 @@ DEFAULT_REGISTERS = PROJECT_ROOT / "config" / "registers.toml"
 
 
 class Initial(StrictModel):
-    """Plant state at t = 0, so a fault scenario starts in steady recovery, not cold."""
+    """Plant state at t = 0: a steady operating point (``hp_running``) or cold.
+
+    A fault scenario starts in steady recovery so the fault, not the start, is judged;
+    a cold start is the PLC's power-on state with the heat pump off.
+    """
 
     tank_soc: Annotated[float, Field(ge=0, le=1)] = 0.5
     hp_running: StrictBool = False

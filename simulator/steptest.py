@@ -161,13 +161,14 @@ def reference_cases(split_pct: float = 30.0) -> list[StepCase]:
         ),
         StepCase(
             "hp_trim",
-            "heat-pump outlet setpoint 70 -> 72 °C, network taking the heat; PV DH supply",
+            "heat-pump outlet setpoint 70 -> 72 °C, network taking the heat; PV water "
+            "leaving the plant (the heat-pump outlet: it covers the flow)",
             _winter(),
             {**base, ("plc", "p2a_speed_cmd"): 70.0},
             ("heatpump", "supply_setpoint"),
             70.0,
             2.0,
-            _reading("plc", "dh_supply_temp"),
+            _reading("heatpump", "cond_outlet_temp"),
             record_s=1800.0,
         ),
         StepCase(
@@ -183,11 +184,12 @@ def reference_cases(split_pct: float = 30.0) -> list[StepCase]:
         ),
         StepCase(
             "injection",
-            "DH pump 50 -> 60 %; PV heat power at the meter",
+            "DH pump 70 -> 80 % (above the 58 % that overcomes the network); PV heat "
+            "power at the meter",
             _winter(),
             base,
             ("plc", "p2a_speed_cmd"),
-            50.0,
+            70.0,
             10.0,
             _reading("heatmeter", "power"),
             record_s=600.0,

@@ -87,7 +87,10 @@ def test_heat_pump_model_takes_the_it_heat_and_adds_its_electricity() -> None:
     # Condenser heat = evaporator heat x COP / (COP - 1), evaporator heat = IT heat.
     assert q == pytest.approx(700.0 * cop / (cop - 1.0), rel=2e-3)
     q_big, _ = m.max_heat(2000.0, 34.0, 40.0, 70.0)
-    assert q_big == pytest.approx(plant_cfg.heatpump.capacity_kw)  # capacity-limited
+    # Capacity-limited: full load. Since issue 10 the capacity is the map's at these
+    # temperatures (warmer source water than the rating point: more than nameplate).
+    assert m.hp.load == pytest.approx(100.0)
+    assert q_big == pytest.approx(m.hp.q_cond) and q_big > q
     assert m.max_heat(0.0, 34.0, 40.0, 70.0) == (0.0, 0.0)
 
 

@@ -66,7 +66,9 @@ def test_dh_outage_heat_is_stored_then_dumped_and_recovery_resumes(
     assert soc[-1] > soc[0] + 0.4  # type: ignore[operator]  # heat stored, to be sold later
     # Every kW the racks made went somewhere: into the tank through the heat pump or
     # to the dry coolers (the heat pump takes IT heat as long as the tank has room).
-    hp = series_window(r, "hp_heat_kw", 2.05, 3.95)
+    # Until 3.85 h: since issue 10 the heat pump makes ~945 kW here (its map, not a
+    # flat 1.2 MW x load), so the tank is full ~5 min before the network returns.
+    hp = series_window(r, "hp_heat_kw", 2.05, 3.85)
     assert min(hp) > 500.0  # type: ignore[type-var]
     assert r.kpis["fws_supply_max_c"] < 38.0
     delay_h, worst = _after_outage(r, 4.0)

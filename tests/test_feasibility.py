@@ -78,8 +78,10 @@ def test_at_zero_heat_price_only_avoided_cooling_remains(case) -> None:
 
 
 def test_doubling_capex_doubles_payback_of_even_flows(case) -> None:
-    half = run_design(case, knobs=Knobs(capex=0.5)).parties["project"]
-    full = run_design(case, knobs=Knobs(capex=1.0)).parties["project"]
+    # A quarter and half the CapEx: on the issue-10 plant (COP 3.4 at 40/85 °C) the full
+    # CapEx pays back in ~22 years, past the study's horizon, where payback is None.
+    half = run_design(case, knobs=Knobs(capex=0.25)).parties["project"]
+    full = run_design(case, knobs=Knobs(capex=0.5)).parties["project"]
     # No escalation in the reference study: the project's yearly cash is constant.
     assert np.allclose(full.flows[1:], full.flows[1])
     assert full.flows[0] == pytest.approx(2 * half.flows[0])

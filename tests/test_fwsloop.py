@@ -10,7 +10,7 @@ import pytest
 from core_plant import shipped_site
 
 from controller.core.conditioning import PlantView
-from controller.core.fwsloop import FwsLoop
+from controller.core.fwsloop import FROST_GAIN, FROST_MARGIN_K, FwsLoop
 
 
 def loop() -> FwsLoop:
@@ -79,3 +79,31 @@ def test_take_over_from_full_cooling_starts_from_the_heat_left_to_reject() -> No
     v.fws_supply = 36.0  # above setpoint: IT cooling is not traded, stays bumpless
     f.take_over(v, 35.0)
     assert f.loop.last_output == pytest.approx(100.0)
+
+
+def test_a_frost_held_output_is_not_stuck() -> None:
+    """The frost cap holding the fans steady with the water hot is no loop fault.
+
+    Without the exemption the stuck-output check (60 s unchanged, water > 1 K above
+    setpoint) forced the fans to full and froze the exchanger the cap protects.
+    """
+    f = loop()
+    sp = f.loop.setpoint
+    frost = shipped_site().settings.limits.drycooler_frost
+    target = frost + FROST_MARGIN_K  # glycol here: the cap holds where it is
+    hot = sp + 3.0
+    held = 100.0 - 20 * FROST_GAIN
+    # (time, glycol into the plate exchanger, expected fault, fan % range)
+    rows = [
+        (20, target - 1.0, False, (held, held)),  # too cold: the cap comes down
+        (200, target, False, (held, held)),  # held there, output steady for 180 s
+        (260, target + 1.0, False, (held + 5.0, 100.0)),  # warm again: the fans rise
+    ]
+    t = 0.0
+    for i, (row_t, glycol, fault, (lo, hi)) in enumerate(rows):
+        while t < row_t:
+            t += 1.0
+            f.step(hot, 1.0, valve_pinned_open=False, glycol=glycol, frost_limit=frost)
+            assert f.fan <= f.frost_cap + 1e-9, f"row {i} t={t}: fan {f.fan} above the cap"
+        where = f"row {i} t={row_t}: fault {f.fault!r}, fan {f.fan:.2f}"
+        assert bool(f.fault) == fault and lo - 1e-6 <= f.fan <= hi + 1e-6, where

@@ -37,7 +37,7 @@ def test_the_temperature_guard_wins_the_low_select_when_the_supply_sags() -> Non
         [
             (30, SP, True, True, False),  # at setpoint: the power loop decides
             (60, guard_sp - 1.0, True, True, True),  # below the guard: it takes over
-            (200, guard_sp - 1.0, True, True, True),
+            (200, guard_sp - 1.0, True, True, True),  # guard at its flow floor, power tied on it
             (400, SP, True, True, False),  # recovered: back to the power loop
         ],
     )

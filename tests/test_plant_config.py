@@ -80,7 +80,8 @@ def test_shipped_config_loads_as_the_reference_site() -> None:
     assert cfg.it.liquid_fraction == 0.85
     assert [c.name for c in cfg.cdus] == ["cdu01", "cdu02"]
     assert cfg.heatpump.capacity_kw == 1200.0
-    assert cfg.heatpump.eta_carnot == 0.5
+    assert cfg.heatpump.eta_carnot == 0.48  # calibrated on Mäntsälä (issue 10)
+    assert cfg.heatpump.compressor == "screw_slide_valve"
     assert cfg.heatpump.min_load_pct == 20.0
     assert cfg.heatpump.min_run_s == 600.0 and cfg.heatpump.min_off_s == 300.0
     assert cfg.tank.volume_m3 == 100.0 and cfg.tank.layers >= 8
@@ -233,6 +234,9 @@ def test_every_problem_is_reported_together(tmp_path: Path) -> None:
         ("heatpump", "capacity_kw", "110.0", "plant.hp_capacity_kw"),
         ("tank", "volume_m3", "10.0", "plant.tank_volume_m3"),
         ("pumps.dh", "nominal_flow_m3h", "4.5", "plant.dh_pump_nominal_m3h"),
+        ("pumps.dh", "shutoff_head_bar", "2.0", "plant.dh_pump_shutoff_head_bar"),
+        ("dh", "network_dp_bar", "0.5", "plant.dh_network_dp_bar"),
+        ("heatpump", "min_load_pct", "30.0", "plant.hp_min_load_pct"),
     ],
 )
 def test_a_nameplate_figure_restated_differently_is_refused_naming_both(
@@ -263,6 +267,27 @@ def test_the_plant_follows_the_nameplate_of_its_site(tmp_path: Path) -> None:
     )
     cfg = load_plant_config(path)
     assert [(c.name, c.racks) for c in cfg.cdus] == [("cdu01", 3), ("cdu02", 3), ("cdu03", 2)]
+
+
+def test_the_injection_pump_and_network_come_from_the_nameplate(tmp_path: Path) -> None:
+    site = (SHIPPED.parent / "site.toml").read_text(encoding="utf-8")
+    path = _write(tmp_path, _lines())
+    (tmp_path / "site.toml").write_text(
+        site.replace("dh_network_dp_bar = 1.0", "dh_network_dp_bar = 0.5"), encoding="utf-8"
+    )
+    cfg = load_plant_config(path)
+    assert (cfg.pumps.dh.shutoff_head_bar, cfg.dh.network_dp_bar) == (3.0, 0.5)
+
+
+def test_a_minimum_load_below_the_part_load_curve_is_refused(tmp_path: Path) -> None:
+    """The EIRfPLR record holds down to its PLRMin; the nameplate may not ask for less."""
+    site = (SHIPPED.parent / "site.toml").read_text(encoding="utf-8")
+    path = _write(tmp_path, _lines())
+    (tmp_path / "site.toml").write_text(
+        site.replace("hp_min_load_pct = 20.0", "hp_min_load_pct = 10.0"), encoding="utf-8"
+    )
+    p = _only(_problems(path))
+    assert p.field == "heatpump" and "part-load curve" in p.message
 
 
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:

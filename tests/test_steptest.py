@@ -13,9 +13,11 @@ def test_trim_step_fits_a_first_order_model_and_simc_gains() -> None:
     cfg = load_plant_config(CONFIG_DIR / "plant.toml")
     case = next(c for c in reference_cases() if c.loop == "hp_trim")
     r = run_step(cfg, case)
-    # Raising the heat pump's outlet raises the supply, by less than 1:1 (tank share).
-    assert 0.4 < r.gain < 1.0
-    assert 30 < r.tau_s < 300
+    # The PV is the water leaving the plant, here the heat pump's outlet (issue 10: the
+    # connection sensor is a line delay downstream): it follows its setpoint 1:1 through
+    # the unit's own leaving-water loop, in tens of seconds.
+    assert 0.9 < r.gain < 1.1
+    assert 10 < r.tau_s < 300
     tau_c = max(r.dead_time_s, case.tau_c_min_s)
     assert r.kp == pytest.approx(r.tau_s / (r.gain * (tau_c + r.dead_time_s)))
     assert r.ki == pytest.approx(r.kp / min(r.tau_s, 4 * (tau_c + r.dead_time_s)))

@@ -88,7 +88,8 @@ DeviceName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
 
 class PlantNameplate(_Section):
     """The nameplate, written once: what the site is, from the datasheets. Every
-    figure is required: a default would be the reference site's, silently.
+    figure is required (a default would be the reference site's, silently), but the
+    injection pump's curve: without one the loop has friction only.
 
     Everything that follows from it is derived or checked against it: the simulated
     plant (``plant.toml`` may not restate these figures, only agree with them), the
@@ -107,7 +108,24 @@ class PlantNameplate(_Section):
     tank_volume_m3: Pos
     tank_sensors: Annotated[int, Field(ge=2, le=10)]
     dh_pump_nominal_m3h: Pos
+    """At full speed against ``dh_network_dp_bar``."""
+    dh_pump_shutoff_head_bar: Pos | None = None
+    """The injection pump's head at zero flow and full speed (datasheet). With the
+    network's differential pressure, flow is not proportional to speed and nothing
+    flows below sqrt(dp / H0); absent: a loop with friction only, flow ~ speed."""
+    dh_network_dp_bar: NonNeg = 0.0
+    """Supply minus return pressure at the utility's connection."""
     fws_pump_nominal_m3h: Pos
+
+    @model_validator(mode="after")
+    def _dh_pump_beats_the_network(self) -> Self:
+        h0 = self.dh_pump_shutoff_head_bar
+        if h0 is not None and not h0 > self.dh_network_dp_bar:
+            raise ValueError(
+                f"plant.dh_pump_shutoff_head_bar ({h0}) must exceed plant.dh_network_dp_bar "
+                f"({self.dh_network_dp_bar}): the injection pump could never deliver"
+            )
+        return self
 
     @model_validator(mode="after")
     def _cdus(self) -> Self:
@@ -195,6 +213,8 @@ class Limits(_Section):
     """Above this, with less demand than the heat pump's minimum load, it stops."""
     tank_soc_restart: Frac = 0.5
     """Below this a stopped heat pump may start again (hysteresis with soc_stop)."""
+    drycooler_frost: float = 2.0
+    """Glycol entering the dry coolers' plate exchanger must stay above this (°C)."""
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -255,7 +275,7 @@ class Tuning(_Section):
     """Source limit: heat-pump output, in units of its capacity, per K of facility water
     above its low bound (250 kW/K on the reference)."""
     injection: PidTuning = PidTuning(kp=0.02 * REFERENCE_HP_KW, ki=0.02 / 20.0 * REFERENCE_HP_KW)
-    """DH injection pump: % speed per unit of delivered-heat error, the unit being the
+    """DH injection pump: % flow per unit of delivered-heat error, the unit being the
     heat pump's capacity (0.02 %/kW on the reference)."""
     injection_temp_guard: PidTuning = PidTuning(kp=20.0, ki=20.0 / 60.0)
     """Cuts injection flow, % per K, when DH supply falls below setpoint - guard_k."""

@@ -36,6 +36,7 @@ class PlantView:
     valve_pos: float | None = None
     fan_speed: float | None = None
     dc_heat_kw: float | None = None
+    dc_glycol_temp: float | None = None
     hp_known: bool = False
     hp_running: bool = False
     hp_tripped: bool = False
@@ -179,6 +180,7 @@ class Conditioner:
         self.k_meter_power = f"{hm}.power"
         self.k_fan = f"{dc}.fan_speed_fb"
         self.k_dc_heat = f"{dc}.heat_rejected"
+        self.k_dc_glycol = f"{dc}.glycol_supply_temp"
 
     def update(self, img: ProcessImage, now: float, dh_setpoint: float) -> PlantView:
         v = self.view
@@ -206,6 +208,7 @@ class Conditioner:
         v.valve_pos = g(kp["bypass_valve_pos"])
         v.fan_speed = g(self.k_fan)
         v.dc_heat_kw = g(self.k_dc_heat)
+        v.dc_glycol_temp = g(self.k_dc_glycol)
         # IT heat: each CDU's own figure, held briefly and then estimated from the others.
         total = 0.0
         known = 0

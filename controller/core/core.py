@@ -97,7 +97,13 @@ class RecoveryStrategy:
             self.fws.fan = view.fan_speed if view.fan_speed is not None else self.fws.fan
             self.hp.hand_over(view, now)
         else:
-            self.fws.step(view.fws_supply, dt, valve_pinned_open=safe)
+            self.fws.step(
+                view.fws_supply,
+                dt,
+                valve_pinned_open=safe,
+                glycol=view.dc_glycol_temp,
+                frost_limit=s.limits.drycooler_frost,
+            )
         hp_available = (
             view.hp_known
             and not view.hp_tripped

@@ -14,6 +14,16 @@ IT cooling must never hang on this loop being sound: an output that is not a fin
 number inside the loop's limits, or one that stays frozen while the water is well
 above its setpoint, is a fault (``fault`` says which) and puts valve and fans at
 full cooling until the output is sound again.
+
+Frost: the coils run glycol, but the plate exchanger that feeds them has facility
+water on its other side. An integrating limiter caps the fans so the glycol entering
+that exchanger stays ``FROST_MARGIN_K`` above the site's frost limit; when it binds
+the loop tracks the capped output (no wind-up), and the valve still opens fully
+first, so IT cooling keeps the whole coil surface with the air it gets for free.
+
+The frost limiter holding the fans is a reason for a steady output, not a fault: the
+stuck-output check does not count while it binds (it would otherwise force the fans
+to full and freeze the exchanger it protects).
 """
 
 from __future__ import annotations
@@ -28,10 +38,22 @@ PV_FILTER_S = 10.0
 STUCK_ABOVE_K = 1.0  # water this far above setpoint must move a sound loop's output
 STUCK_S = 60.0  # ... within this time (a PI moves it every step)
 _TOL = 1e-6
+FROST_MARGIN_K = 2.0
+FROST_GAIN = 2.0  # %/s of fan cap per K away from the frost target
 
 
 class FwsLoop:
-    __slots__ = ("_stuck_s", "_stuck_u", "fan", "fault", "loop", "pv", "split", "valve")
+    __slots__ = (
+        "_stuck_s",
+        "_stuck_u",
+        "fan",
+        "fault",
+        "frost_cap",
+        "loop",
+        "pv",
+        "split",
+        "valve",
+    )
 
     def __init__(self, settings: SiteSettings) -> None:
         t = settings.tuning
@@ -48,6 +70,7 @@ class FwsLoop:
         )
         self.valve = 100.0
         self.fan = 100.0
+        self.frost_cap = 100.0
         self.pv: float | None = None
         self.fault = ""
         """Why the loop's output is not trusted now; empty while it is sound."""
@@ -92,7 +115,15 @@ class FwsLoop:
     def force_full(self, pv: float | None) -> None:
         self.loop.track(100.0, self.pv if self.pv is not None else pv)
 
-    def step(self, pv: float | None, dt: float, *, valve_pinned_open: bool) -> None:
+    def step(
+        self,
+        pv: float | None,
+        dt: float,
+        *,
+        valve_pinned_open: bool,
+        glycol: float | None = None,
+        frost_limit: float | None = None,
+    ) -> None:
         loop = self.loop
         loop.set_limits(self.split if valve_pinned_open else 0.0, 100.0)
         # Without a trustworthy temperature the loop holds (the interlock handles safety).
@@ -109,22 +140,40 @@ class FwsLoop:
         if not (math.isfinite(u) and lo - _TOL <= u <= hi + _TOL):
             self._fail(f"fws loop output {u!r} outside [{lo:g}, {hi:g}]")
             return
-        if self._stuck(u, dt, hi):
+        split = self.split
+        valve = min(u, split) / split * 100.0
+        fan = max(0.0, u - split) / (100.0 - split) * 100.0
+        cap = self._frost(glycol, frost_limit, dt)
+        held = fan > cap
+        if self._stuck(u, dt, hi, held=held):
             self._fail(f"fws loop output stuck at {u:.1f} with the water above setpoint")
             return
         self.fault = ""
-        split = self.split
-        self.valve = min(u, split) / split * 100.0
-        self.fan = max(0.0, u - split) / (100.0 - split) * 100.0
+        self.valve = valve
+        self.fan = fan
+        if held:
+            # The loop tracks the capped output: no wind-up against the frost limit.
+            self.fan = cap
+            loop.track(self.output_for(valve, cap), self.pv)
 
-    def _stuck(self, u: float, dt: float, hi: float) -> bool:
+    def _frost(self, glycol: float | None, frost_limit: float | None, dt: float) -> float:
+        """The fan cap that keeps the glycol ``FROST_MARGIN_K`` above the frost limit."""
+        if glycol is None or frost_limit is None:
+            self.frost_cap = 100.0
+        else:
+            err = glycol - (frost_limit + FROST_MARGIN_K)
+            self.frost_cap = min(100.0, max(0.0, self.frost_cap + FROST_GAIN * err * dt))
+        return self.frost_cap
+
+    def _stuck(self, u: float, dt: float, hi: float, *, held: bool) -> bool:
         """True once the output has not moved for ``STUCK_S`` with the water hot.
 
         Once judged stuck it stays so until the output moves: full cooling bringing
         the water down must not hand the plant back to a loop that does nothing.
+        ``held``: the frost limiter holds the output, which explains a steady one.
         """
         pv = self.pv
-        if u != self._stuck_u:
+        if held or u != self._stuck_u:
             self._stuck_u = u
             self._stuck_s = 0.0
             return False

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from controller.config.settings import SiteSettings, kw_gains
 from controller.core.antishortcycle import AntiShortCycle, AntiShortCycleConfig
 from controller.core.conditioning import PlantView
+from controller.core.dhleaving import plant_leaving_temp
 from controller.core.pid import Loop
 from controller.core.ramp import Ramp, RampConfig
 from controller.core.tripreset import TripReset
@@ -34,6 +35,13 @@ from controller.core.tripreset import TripReset
 SOURCE_LOW_MARGIN_K = 3.0
 TANK_EXHAUSTED_K = 4.0
 FILL_SOC = 0.99
+FILL_TAPER = 0.03
+FILL_MIN_LOAD = 0.01
+"""Without a network the heat pump unloads over ``FILL_TAPER`` of the tank's charge, down
+to its minimum load ``FILL_MIN_LOAD`` before ``FILL_SOC``, and stops from there: the dry
+coolers take the IT heat over as gradually as it is handed to them. Stopping from full
+load on a full tank handed them ~950 kW within a minute, and facility water overshot its
+high alarm."""
 IT_FILTER_S = 300.0
 COND_FLOW_MIN_SHARE = 1.0 / 90.0
 """Below this share of the DH pump's nominal flow the condenser flow is too small to
@@ -209,6 +217,9 @@ class HeatPumpControl:
         self.soc_loop.setpoint = target
         q_tank = self.soc_loop.update(soc, dt) if soc is not None else self.soc_loop.last_output
         q_want = deliver_kw + q_tank
+        if target == FILL_SOC and soc is not None:
+            room = min(1.0, max(0.0, (FILL_SOC - FILL_MIN_LOAD - soc) / FILL_TAPER))
+            q_want = min(q_want, self.q_min + (self.cap - self.q_min) * room)
         running = view.hp_running and enable
         if running:
             q = min(q_want, q_source)
@@ -241,13 +252,17 @@ class HeatPumpControl:
         )
         discharging = ff > 0.0
         trim.setpoint = base if discharging else base + s.tuning.charge_margin_k
-        if injecting and running and view.dh_supply is not None:
-            t = ff + trim.update(view.dh_supply, dt)
+        # The trim acts on the water leaving the plant, not on the connection sensor a
+        # line delay downstream (controller.core.dhleaving).
+        leaving = plant_leaving_temp(view)
+        pv = leaving if leaving is not None else view.dh_supply
+        if injecting and running and pv is not None:
+            t = ff + trim.update(pv, dt)
         elif running:
-            trim.track(s.tuning.charge_margin_k, view.dh_supply)
+            trim.track(s.tuning.charge_margin_k, pv)
             t = s.tuning.charge_margin_k
         else:
-            trim.track(0.0, view.dh_supply)
+            trim.track(0.0, pv)
             t = 0.0
         lo, hi = s.tuning.hp_trim_range_k
         t = min(hi, max(lo, t))

@@ -15,6 +15,8 @@ from simulator.plantconfig import CduDesign, ItConfig
 
 class Cdu:
     __slots__ = (
+        "_eps_cf",
+        "_eps_for",
         "c_tcs",
         "cap",
         "heat_kw",
@@ -66,6 +68,8 @@ class Cdu:
         self.it_kw = q0 / self.liquid
         self.heat_kw = q0
         self.m_fws = design_fws_flow_kg_s
+        self._eps_for = -1.0  # facility-water capacity rate the cached effectiveness is for
+        self._eps_cf = 0.0
 
     def step(self, dt: float, utilisation: float, t_fws_in: float, m_fws: float) -> float:
         """Advance the TCS loop; return the heat handed to facility water (kW)."""
@@ -76,7 +80,10 @@ class Cdu:
         self.t_fws_in = t_fws_in
         c_f = m_fws * CP_WATER
         if c_f > 1e-6:
-            eps = eff_counterflow(self.ua, self.c_tcs, c_f)
+            if c_f != self._eps_for:  # flow changes rarely: skip the exponentials
+                self._eps_for = c_f
+                self._eps_cf = eff_counterflow(self.ua, self.c_tcs, c_f)
+            eps = self._eps_cf
             q = eps * min(self.c_tcs, c_f) * (self.t_tcs_ret - t_fws_in)
             self.t_fws_out = t_fws_in + q / c_f
         else:

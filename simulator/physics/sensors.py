@@ -53,10 +53,11 @@ class SensorBank:
         rn = self.rel_noise
         noise = self._noise
         p = self._pos
-        for i, v in enumerate(true_values):
-            f = filt[i] + alpha[i] * (v - filt[i])
+        for i, (v, a, n0, n1) in enumerate(zip(true_values, alpha, an, rn, strict=True)):
+            fi = filt[i]
+            f = fi + a * (v - fi)
             filt[i] = f
-            out[i] = f + (an[i] + rn[i] * abs(f)) * noise[(p + i) & _MASK]
+            out[i] = f + (n0 + n1 * (f if f >= 0.0 else -f)) * noise[(p + i) & _MASK]
         self._pos = (p + _STRIDE) & _MASK
 
     def reading(self, key: str) -> float:

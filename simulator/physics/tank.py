@@ -11,6 +11,11 @@ numerical diffusion at all; physical mixing is the configured conductance betwee
 neighbours, a colder segment above a warmer one overturns at once, and losses go
 to the room in proportion to each segment's size.
 
+Inlet mixing: water entering through a diffuser entrains some of the water at its
+end of the tank (``inlet_entrainment`` times its own mass) and the mixture settles
+as one layer, so an inflow a little colder than the top blurs the top instead of
+sliding under it as a perfect layer.
+
 Energy is exact: the caller asks ``outlet_temp`` for the temperature of the mass
 that will leave (before the step, for its header mixing) and ``step`` removes
 exactly that.
@@ -18,11 +23,12 @@ exactly that.
 
 from __future__ import annotations
 
-from simulator.physics import CP_WATER
+from simulator.physics import CP_WATER, RHO_WATER
 from simulator.plantconfig import TankConfig
 
-RHO = 985.0  # kg/m3, water around 55 °C; one density for the tank's mass
+RHO = RHO_WATER  # the physics' one density (simulator.physics)
 MERGE_K = 0.005  # neighbouring segments closer than this are one segment
+LAYER_K = 0.5  # an entrained inflow this far from the end segment forms its own layer
 
 
 class Tank:
@@ -40,6 +46,7 @@ class Tank:
         self.g_mix = cfg.mixing_w_per_k / 1000.0  # kW/K between nominal neighbours
         self.ua = cfg.loss_w_per_k / 1000.0  # kW/K, whole tank
         self.room = cfg.room_temp
+        self.entrainment = cfg.inlet_entrainment
         self.hot_init = cfg.hot_temp if hot_temp is None else hot_temp
         self.cold_init = cfg.cold_temp if cold_temp is None else cold_temp
         # Segments top to bottom: parallel lists of mass (kg) and temperature (°C).
@@ -158,10 +165,11 @@ class Tank:
                 del m[i]
                 del temp[i]
 
-    def _add(self, dm: float, t_in: float, at_top: bool) -> None:
+    def _add(self, dm: float, t_in: float, at_top: bool, new_layer: bool = False) -> None:
         m, temp = self.m, self.temp
         i = 0 if at_top else len(m) - 1
-        if m and (m[i] < self.layer_mass or abs(temp[i] - t_in) < MERGE_K):
+        fill = m and m[i] < self.layer_mass and not new_layer
+        if m and (fill or abs(temp[i] - t_in) < MERGE_K):
             temp[i] = (m[i] * temp[i] + dm * t_in) / (m[i] + dm)
             m[i] += dm
         elif at_top:
@@ -173,14 +181,20 @@ class Tank:
 
     def step(self, dt: float, m_net: float, t_in: float) -> None:
         """Advance by ``dt`` with ``m_net`` kg/s entering the top (negative: the bottom)."""
-        if m_net > 0.0:
-            dm = m_net * dt
-            self._remove(dm, from_top=False)
-            self._add(dm, t_in, at_top=True)
-        elif m_net < 0.0:
-            dm = -m_net * dt
-            self._remove(dm, from_top=True)
-            self._add(dm, t_in, at_top=False)
+        if m_net != 0.0:
+            top = m_net > 0.0
+            dm = abs(m_net) * dt
+            self._remove(dm, from_top=not top)
+            e = self.entrainment * dm
+            if e > 0.0:
+                t_e = self.outlet_temp(e, from_top=top)
+                self._remove(e, from_top=top)
+                t_in = (dm * t_in + e * t_e) / (dm + e)
+                dm += e
+            # A mixture unlike the end segment settles as its own layer (not into what
+            # entrainment left of that segment); one within LAYER_K joins it.
+            end = self.temp[0] if top else self.temp[-1]
+            self._add(dm, t_in, at_top=top, new_layer=e > 0.0 and abs(end - t_in) > LAYER_K)
         m, temp = self.m, self.temp
         n = len(m)
         # Conduction and plume mixing between neighbours (bounded for stability).
