@@ -403,6 +403,7 @@ INTERNAL: dict[str, dict[str, str]] = {
         "local_safe_mode": _USED + " (PLC's own SAFE)",
     },
     "drycooler": {
+        "glycol_supply_temp": _USED + " (the fan limiter's frost measurement)",
         "inlet_temp": _DIAG,
         "outlet_temp": _DIAG,
         "water_flow": _DIAG,
