@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from controller.accounting.contract import ContractSettings, GasIndexSettings
-from controller.config.settings import kw_gains, load_site
+from controller.config.settings import SiteSettings, kw_gains, load_site
 from feasibility.climate import HOURS, generate_year, load_year, shipped_year
 from feasibility.costs import CATALOGUE, CostRow, load_catalogue
 from feasibility.demand import network_year
@@ -194,19 +194,7 @@ def build_case(site_dir: Path = CONFIG_DIR, study_path: Path | None = None) -> C
     study = load_study(study_path)
     base = study_path.parent
     s = site.settings
-    dispatch = Dispatch(
-        fws_supply_temp=s.setpoints.fws_supply_temp,
-        fws_recovery_margin_k=s.limits.fws_recovery_margin_k,
-        tank_soc_target=s.setpoints.tank_soc_target,
-        tank_soc_min=s.limits.tank_soc_min,
-        tank_soc_restart=s.limits.tank_soc_restart,
-        tank_soc_stop=s.limits.tank_soc_stop,
-        charge_margin_k=s.tuning.charge_margin_k,
-        start_demand_pct=s.heatpump.start_demand_pct,
-        source_min_frac=s.heatpump.source_min_pct / 100.0,
-        soc_kp_kw=kw_gains(s.tuning.soc, s.plant.hp_capacity_kw)[0],
-        fws_pump_speed=s.pumps.fws.speed_pct / 100.0,
-    )
+    dispatch = site_dispatch(s)
     fws = study.it.fws_supply_temp or COOLING_FWS_SUPPLY.get(study.it.cooling or "")
     if fws is not None:
         dispatch = replace(dispatch, fws_supply_temp=fws)
@@ -238,4 +226,24 @@ def build_case(site_dir: Path = CONFIG_DIR, study_path: Path | None = None) -> C
         power_tolerance_pct=s.accounting.power_tolerance_pct,
         catalogue=catalogue,
         climate_label=label,
+    )
+
+
+def site_dispatch(s: SiteSettings) -> Dispatch:
+    """The controller's dispatch rules with this site's settings, at hourly resolution.
+
+    One place, so the study and the check against the closed-loop simulator run the
+    same rules."""
+    return Dispatch(
+        fws_supply_temp=s.setpoints.fws_supply_temp,
+        fws_recovery_margin_k=s.limits.fws_recovery_margin_k,
+        tank_soc_target=s.setpoints.tank_soc_target,
+        tank_soc_min=s.limits.tank_soc_min,
+        tank_soc_restart=s.limits.tank_soc_restart,
+        tank_soc_stop=s.limits.tank_soc_stop,
+        charge_margin_k=s.tuning.charge_margin_k,
+        start_demand_pct=s.heatpump.start_demand_pct,
+        source_min_frac=s.heatpump.source_min_pct / 100.0,
+        soc_kp_kw=kw_gains(s.tuning.soc, s.plant.hp_capacity_kw)[0],
+        fws_pump_speed=s.pumps.fws.speed_pct / 100.0,
     )

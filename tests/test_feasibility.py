@@ -11,11 +11,10 @@ import numpy as np
 import numpy_financial as npf
 import pytest
 
-from controller.config.settings import kw_gains
 from controller.config.tomlfile import ConfigError
-from feasibility.case import build_case
+from feasibility.case import build_case, site_dispatch
 from feasibility.climate import generate_year, month_of_hour, shipped_year, shipped_years
-from feasibility.engine import Dispatch, HourlyInputs, run_year
+from feasibility.engine import HourlyInputs, run_year
 from feasibility.evaluate import Knobs, run_design
 from feasibility.finance import discounted_payback_years, irr, npv, payback_years
 from feasibility.study import load_study
@@ -117,19 +116,7 @@ def _hourly(name: str) -> tuple[HourlyInputs, float]:
 def test_engine_within_3_pct_of_the_closed_loop_simulator(name: str, scenario_run) -> None:
     sim = scenario_run(name).energy_kwh  # computed live (shared between workers)
     plant, site = load_defaults()
-    s = site.settings
-    dispatch = Dispatch(
-        fws_supply_temp=s.setpoints.fws_supply_temp,
-        fws_recovery_margin_k=s.limits.fws_recovery_margin_k,
-        tank_soc_target=s.setpoints.tank_soc_target,
-        tank_soc_min=s.limits.tank_soc_min,
-        tank_soc_restart=s.limits.tank_soc_restart,
-        tank_soc_stop=s.limits.tank_soc_stop,
-        charge_margin_k=s.tuning.charge_margin_k,
-        start_demand_pct=s.heatpump.start_demand_pct,
-        source_min_frac=s.heatpump.source_min_pct / 100.0,
-        soc_kp_kw=kw_gains(s.tuning.soc, s.plant.hp_capacity_kw)[0],
-    )
+    dispatch = site_dispatch(site.settings)
     inputs, soc0 = _hourly(name)
     t = run_year(plant, dispatch, inputs, soc0).totals
     sim_elec = sim["hp_electricity"] + sim["fan_electricity"] + sim["pump_electricity"]
